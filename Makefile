@@ -1,0 +1,56 @@
+# Lectern: `make run` serves the whole product, `make test` runs the whole suite.
+# Both install what they need first and are safe to run again.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+PORT   ?= 8000
+
+.PHONY: install run test test-fast lint format browser clean help
+
+help:
+	@echo "make run    - install, migrate, seed demo data, serve on http://127.0.0.1:$(PORT)"
+	@echo "make test   - install, then run every test tier (SQLite, PostgreSQL, browser)"
+	@echo "make lint   - ruff check, ruff format --check, mypy"
+
+install: $(STAMP) static/vendor/htmx.min.js
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade "pip>=25.1"
+	$(BIN)/python -m pip install --quiet -e . --group dev
+	@touch $(STAMP)
+
+# htmx comes from its npm package at install time; nothing third-party is committed.
+static/vendor/htmx.min.js: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@mkdir -p static/vendor
+	cp node_modules/htmx.org/dist/htmx.min.js static/vendor/htmx.min.js
+
+run: install
+	$(BIN)/flask --app wsgi db upgrade
+	$(BIN)/flask --app wsgi seed-demo --if-empty
+	PORT=$(PORT) $(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
+
+# Debian's Chromium for the browser tests (Playwright's own download does not work offline).
+browser:
+	@bash scripts/install-browser.sh
+
+test: install browser
+	$(BIN)/python -m pytest
+
+test-fast: install
+	$(BIN)/python -m pytest -m "not e2e and not postgres"
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+clean:
+	rm -rf $(VENV) node_modules static/vendor .pytest_cache

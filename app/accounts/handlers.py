@@ -1,0 +1,65 @@
+"""Accounts' own event consumers: the emails that follow account events."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app
+
+from app.accounts import services
+from app.events import subscribe
+from app.mail import send_mail
+
+CONSUMER = "accounts-email"
+
+
+def _link(path: str) -> str:
+    return f"{current_app.config['PUBLIC_URL']}{path}"
+
+
+def _send_verification(event: dict[str, Any], template: str, subject: str) -> None:
+    user = services.get_user(event["data"]["user_id"])
+    if user is None or user.email_verified:
+        return  # deleted or already verified since: nothing to send
+    token = services.create_one_time_token(user, services.VERIFY)
+    hours = current_app.config["VERIFY_TOKEN_HOURS"]
+    send_mail(
+        user.email, subject, template, user=user, link=_link(f"/verify-email/{token}"), hours=hours
+    )
+
+
+@subscribe("user.registered", CONSUMER)
+def on_registered(event: dict[str, Any]) -> None:
+    """Send the verification email to a new account."""
+    _send_verification(event, "verify_email", "Confirm your email address for Lectern")
+
+
+@subscribe("user.verification_requested", CONSUMER)
+def on_verification_requested(event: dict[str, Any]) -> None:
+    """Send a fresh verification link (earlier links stop working)."""
+    _send_verification(event, "verify_email", "Your new Lectern confirmation link")
+
+
+@subscribe("user.email_verified", CONSUMER)
+def on_email_verified(event: dict[str, Any]) -> None:
+    """Welcome a user once their address is confirmed."""
+    user = services.get_user(event["data"]["user_id"])
+    if user is not None:
+        send_mail(user.email, "Welcome to Lectern", "welcome", user=user, link=_link("/"))
+
+
+@subscribe("user.password_reset_requested", CONSUMER)
+def on_password_reset_requested(event: dict[str, Any]) -> None:
+    """Send a single-use password reset link."""
+    user = services.get_user(event["data"]["user_id"])
+    if user is None:
+        return
+    token = services.create_one_time_token(user, services.RESET)
+    send_mail(
+        user.email,
+        "Reset your Lectern password",
+        "reset_password",
+        user=user,
+        link=_link(f"/reset-password/{token}"),
+        minutes=current_app.config["RESET_TOKEN_MINUTES"],
+    )

@@ -1,0 +1,119 @@
+"""Command-line tools: `flask --app wsgi users ...`, `seed-demo`, `events ...`."""
+
+from __future__ import annotations
+
+import secrets
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+from sqlalchemy import func, select
+
+from app.accounts import services
+from app.accounts.models import Role, User
+from app.errors import LecternError
+from app.extensions import db
+
+users_cli = AppGroup("users", help="Manage user accounts.")
+events_cli = AppGroup("events", help="Inspect and deliver events.")
+
+DEMO_PASSWORD = "lectern-demo-2026"  # noqa: S105 - documented demo credential, never in production
+DEMO_USERS = [
+    ("admin@lectern.test", "Ada Admin", Role.ADMIN),
+    ("moderator@lectern.test", "Mo Moderator", Role.MODERATOR),
+    ("instructor@lectern.test", "Ines Instructor", Role.INSTRUCTOR),
+    ("learner@lectern.test", "Lee Learner", Role.LEARNER),
+]
+
+
+def _fail(exc: LecternError) -> None:
+    detail = "; ".join(f"{k}: {v}" for k, v in exc.fields.items())
+    raise click.ClickException(f"{exc.message} {detail}".strip())
+
+
+@users_cli.command("create-admin")
+@click.argument("email")
+@click.option("--name", default="Administrator", show_default=True)
+@click.option(
+    "--password",
+    prompt=True,
+    hide_input=True,
+    confirmation_prompt=True,
+    envvar="LECTERN_ADMIN_PASSWORD",
+    help="Prompted for unless given.",
+)
+def create_admin(email: str, name: str, password: str) -> None:
+    """Create an admin account (verified), or make an existing account admin."""
+    existing = services.find_user_by_email(email)
+    try:
+        if existing is not None:
+            existing.role = Role.ADMIN.value
+            click.echo(f"{existing.email} already exists; it is now an admin.")
+        else:
+            services.check_password_rules(password, email=email, name=name)
+            user = services.do_register(
+                services.clean_email(email),
+                password,
+                services.clean_name(name),
+                Role.ADMIN,
+                verified=True,
+            )
+            click.echo(f"Created admin {user.email}.")
+    except LecternError as exc:
+        _fail(exc)
+    db.session.commit()
+
+
+@users_cli.command("set-role")
+@click.argument("email")
+@click.argument("role", type=click.Choice([r.value for r in Role]))
+def set_role(email: str, role: str) -> None:
+    """Give the account with EMAIL the ROLE."""
+    try:
+        user = services.set_role_by_email(email, role)
+    except LecternError as exc:
+        _fail(exc)
+    db.session.commit()
+    click.echo(f"{user.email} is now {user.role}.")
+
+
+@click.command("seed-demo")
+@click.option("--if-empty", is_flag=True, help="Do nothing if any account exists.")
+def seed_demo(if_empty: bool) -> None:
+    """Create demo accounts (development only)."""
+    if current_app.config["ENV_NAME"] == "production":
+        raise click.ClickException("seed-demo refuses to run in production.")
+    if if_empty and db.session.scalar(select(func.count()).select_from(User)):
+        click.echo("Accounts exist; demo seed skipped.")
+        return
+    for email, name, role in DEMO_USERS:
+        if services.find_user_by_email(email) is None:
+            services.do_register(email, DEMO_PASSWORD, name, role, verified=True)
+    db.session.commit()
+    click.echo(f"Demo accounts (password: {DEMO_PASSWORD}):")
+    for email, _, role in DEMO_USERS:
+        click.echo(f"  {role.value:<11} {email}")
+
+
+@events_cli.command("dispatch")
+def dispatch() -> None:
+    """Deliver every due outbox event once, then exit."""
+    from app.events.bus import dispatch_pending
+
+    total = 0
+    while n := dispatch_pending():
+        total += n
+    click.echo(f"Delivered {total} event(s).")
+
+
+@click.command("gen-secret")
+def gen_secret() -> None:
+    """Print a random secret suitable for SECRET_KEY or JWT_SECRET_KEY."""
+    click.echo(secrets.token_urlsafe(48))
+
+
+def register(app: Flask) -> None:
+    app.cli.add_command(users_cli)
+    app.cli.add_command(events_cli)
+    app.cli.add_command(seed_demo)
+    app.cli.add_command(gen_secret)

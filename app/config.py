@@ -1,0 +1,196 @@
+"""Every setting of Lectern, read from the environment in one place.
+
+A `.env` file in the working directory is read first (values already in the
+environment win). Production (`LECTERN_ENV=production`) refuses to start with
+a default, short or missing secret.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from dotenv import load_dotenv
+
+DEV_SECRET = "dev-secret-not-for-production"  # noqa: S105 - the known dev default
+DEV_JWT_SECRET = "dev-jwt-secret-not-for-production"  # noqa: S105
+MIN_SECRET_BYTES = 32
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or unsafe for the chosen environment."""
+
+
+def _bool(value: str) -> bool:
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Typed view of the environment; `to_flask()` turns it into Flask config keys."""
+
+    env: str = "development"
+    secret_key: str = DEV_SECRET
+    jwt_secret_key: str = DEV_JWT_SECRET
+    data_dir: Path = Path("instance")
+    port: int = 8000
+    public_url: str = ""
+    database_url: str = ""
+    redis_url: str = ""
+    trusted_proxy_count: int = 0
+    bcrypt_rounds: int = 12
+    max_content_length: int = 10 * 1024 * 1024
+    avatar_max_bytes: int = 2 * 1024 * 1024
+    session_idle_minutes: int = 120
+    session_absolute_hours: int = 12
+    jwt_issuer: str = "lectern"
+    jwt_audience: str = "lectern-mobile"
+    access_token_seconds: int = 900
+    refresh_token_days: int = 7
+    verify_token_hours: int = 48
+    reset_token_minutes: int = 60
+    ratelimit_enabled: bool = True
+    ratelimit_register: str = "50 per hour"
+    ratelimit_signin: str = "100 per 5 minutes"
+    ratelimit_account_failures: str = "20 per 15 minutes"
+    ratelimit_reset: str = "30 per hour"
+    ratelimit_reset_account: str = "5 per hour"
+    ratelimit_verify: str = "30 per hour"
+    ratelimit_verify_account: str = "5 per hour"
+    ratelimit_refresh: str = "300 per hour"
+    mail_from: str = "Lectern <no-reply@lectern.local>"
+    log_level: str = "INFO"
+    event_bus: str = "embedded"
+    demo_seed: bool = True
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def production(self) -> bool:
+        return self.env == "production"
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+        """Build settings from `environ` (default: the process environment plus `.env`)."""
+        if environ is None:
+            load_dotenv(override=False)
+            environ = dict(os.environ)
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            if f.name == "extra":
+                continue
+            env_name = "LECTERN_ENV" if f.name == "env" else f.name.upper()
+            raw = environ.get(env_name)
+            if raw is None or raw == "":
+                continue
+            default = f.default
+            try:
+                if isinstance(default, bool):
+                    values[f.name] = _bool(raw)
+                elif isinstance(default, int):
+                    values[f.name] = int(raw)
+                elif isinstance(default, Path):
+                    values[f.name] = Path(raw)
+                else:
+                    values[f.name] = raw
+            except ValueError as exc:
+                raise ConfigError(f"{env_name} must be a number, got {raw!r}") from exc
+        settings = cls(**values)
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        """Refuse unsafe production settings."""
+        if self.env not in {"development", "production", "testing"}:
+            raise ConfigError("LECTERN_ENV must be development, production or testing")
+        if not self.production:
+            return
+        for name, value, default in (
+            ("SECRET_KEY", self.secret_key, DEV_SECRET),
+            ("JWT_SECRET_KEY", self.jwt_secret_key, DEV_JWT_SECRET),
+        ):
+            if value == default or len(value.encode()) < MIN_SECRET_BYTES:
+                raise ConfigError(
+                    f"{name} must be set to a random secret of at least "
+                    f"{MIN_SECRET_BYTES} bytes in production "
+                    '(python -c "import secrets; print(secrets.token_urlsafe(48))")'
+                )
+        if self.secret_key == self.jwt_secret_key:
+            raise ConfigError("SECRET_KEY and JWT_SECRET_KEY must differ")
+        if self.bcrypt_rounds < 12:
+            raise ConfigError("BCRYPT_ROUNDS must be at least 12 in production")
+
+    def to_flask(self) -> dict[str, Any]:
+        """Flask config mapping for these settings."""
+        data_dir = self.data_dir.resolve()
+        database_url = self.database_url or f"sqlite:///{data_dir / 'lectern.sqlite3'}"
+        if database_url.startswith("postgres://"):
+            database_url = "postgresql+psycopg://" + database_url.removeprefix("postgres://")
+        elif database_url.startswith("postgresql://"):
+            database_url = "postgresql+psycopg://" + database_url.removeprefix("postgresql://")
+        engine_options: dict[str, Any] = {"pool_pre_ping": True}
+        if database_url.startswith("postgresql"):
+            engine_options.update(pool_size=10, max_overflow=10, pool_recycle=1800)
+        from datetime import timedelta
+
+        config: dict[str, Any] = {
+            "ENV_NAME": self.env,
+            "TESTING": self.env == "testing",
+            "DEBUG": False,
+            "SECRET_KEY": self.secret_key,
+            "JWT_SECRET_KEY": self.jwt_secret_key,
+            "DATA_DIR": data_dir,
+            "PORT": self.port,
+            "PUBLIC_URL": (self.public_url or f"http://127.0.0.1:{self.port}").rstrip("/"),
+            "SQLALCHEMY_DATABASE_URI": database_url,
+            "SQLALCHEMY_ENGINE_OPTIONS": engine_options,
+            "REDIS_URL": self.redis_url,
+            "TRUSTED_PROXY_COUNT": self.trusted_proxy_count,
+            "BCRYPT_ROUNDS": self.bcrypt_rounds,
+            "MAX_CONTENT_LENGTH": self.max_content_length,
+            "AVATAR_MAX_BYTES": self.avatar_max_bytes,
+            "SESSION_IDLE_TIMEOUT": timedelta(minutes=self.session_idle_minutes),
+            "SESSION_ABSOLUTE_TIMEOUT": timedelta(hours=self.session_absolute_hours),
+            "PERMANENT_SESSION_LIFETIME": timedelta(hours=self.session_absolute_hours),
+            "SESSION_COOKIE_NAME": "lectern_session",
+            "SESSION_COOKIE_HTTPONLY": True,
+            "SESSION_COOKIE_SAMESITE": "Lax",
+            "SESSION_COOKIE_SECURE": self.production,
+            "REMEMBER_COOKIE_HTTPONLY": True,
+            "REMEMBER_COOKIE_SECURE": self.production,
+            "WTF_CSRF_TIME_LIMIT": None,
+            "WTF_CSRF_SSL_STRICT": self.production,
+            "JWT_ISSUER": self.jwt_issuer,
+            "JWT_AUDIENCE": self.jwt_audience,
+            "ACCESS_TOKEN_SECONDS": self.access_token_seconds,
+            "REFRESH_TOKEN_DAYS": self.refresh_token_days,
+            "VERIFY_TOKEN_HOURS": self.verify_token_hours,
+            "RESET_TOKEN_MINUTES": self.reset_token_minutes,
+            "RATELIMIT_ENABLED": self.ratelimit_enabled,
+            "RATELIMIT_STORAGE_URI": self.redis_url or "memory://",
+            "RATELIMIT_HEADERS_ENABLED": True,
+            "RATELIMIT_REGISTER": self.ratelimit_register,
+            "RATELIMIT_SIGNIN": self.ratelimit_signin,
+            "RATELIMIT_ACCOUNT_FAILURES": self.ratelimit_account_failures,
+            "RATELIMIT_RESET": self.ratelimit_reset,
+            "RATELIMIT_RESET_ACCOUNT": self.ratelimit_reset_account,
+            "RATELIMIT_VERIFY": self.ratelimit_verify,
+            "RATELIMIT_VERIFY_ACCOUNT": self.ratelimit_verify_account,
+            "RATELIMIT_REFRESH": self.ratelimit_refresh,
+            "MAIL_FROM": self.mail_from,
+            "LOG_LEVEL": self.log_level,
+            "EVENT_BUS": self.event_bus,
+            "DEMO_SEED": self.demo_seed,
+            "PREFERRED_URL_SCHEME": "https" if self.production else "http",
+        }
+        config.update(self.extra)
+        return config
+
+
+def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Flask config from the environment, with `overrides` (tests) applied last."""
+    config = Settings.from_env().to_flask()
+    if overrides:
+        config.update(overrides)
+    return config

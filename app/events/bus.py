@@ -1,0 +1,132 @@
+"""The embedded event bus: delivers outbox events to in-process handlers.
+
+It reads the outbox, so an event recorded before a crash or restart is
+delivered after it. Each (consumer, event) pair gets a receipt in the same
+transaction as the handler's own changes, so a repeated delivery does
+nothing. A failing event is retried with exponential backoff and marked
+`dead`, with its error, after MAX_ATTEMPTS.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import timedelta
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from app.events import subscriptions_for, validate_event
+from app.events.models import EventReceipt, OutboxEvent
+from app.extensions import db
+from app.timeutil import utcnow
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 8
+BATCH = 50
+
+
+def _backoff(attempts: int) -> timedelta:
+    return timedelta(seconds=min(300, 2 ** max(0, attempts - 1)))
+
+
+def _already_handled(consumer: str, event_id: Any) -> bool:
+    stmt = select(EventReceipt.id).where(
+        EventReceipt.consumer == consumer, EventReceipt.event_id == event_id
+    )
+    return db.session.execute(stmt).first() is not None
+
+
+def deliver(event: OutboxEvent) -> None:
+    """Run every subscribed handler that has not yet handled `event`; commit after each."""
+    envelope = event.envelope()
+    validate_event(event.type, event.version, event.data)
+    for sub in subscriptions_for(event.type):
+        if _already_handled(sub.consumer, event.id):
+            continue
+        sub.handler(envelope)
+        db.session.add(EventReceipt(consumer=sub.consumer, event_id=event.id))
+        try:
+            db.session.commit()
+        except IntegrityError:
+            # Another dispatcher finished this pair first; its receipt stands.
+            db.session.rollback()
+
+
+def dispatch_pending(limit: int = BATCH) -> int:
+    """Deliver due events in order; returns how many were delivered."""
+    now = utcnow()
+    due = db.session.scalars(
+        select(OutboxEvent.seq)
+        .where(OutboxEvent.status == "pending", OutboxEvent.next_attempt_at <= now)
+        .order_by(OutboxEvent.seq)
+        .limit(limit)
+    ).all()
+    delivered = 0
+    for seq in due:
+        event = db.session.get(OutboxEvent, seq)
+        if event is None or event.status != "pending":
+            continue
+        try:
+            deliver(event)
+        except Exception as exc:
+            db.session.rollback()
+            _record_failure(seq, exc)
+            continue
+        claimed = db.session.execute(
+            update(OutboxEvent)
+            .where(OutboxEvent.seq == seq, OutboxEvent.status == "pending")
+            .values(status="dispatched", dispatched_at=utcnow(), last_error=None)
+        )
+        db.session.commit()
+        delivered += claimed.rowcount  # type: ignore[attr-defined]
+    return delivered
+
+
+def _record_failure(seq: int, exc: Exception) -> None:
+    event = db.session.get(OutboxEvent, seq)
+    if event is None:
+        return
+    event.attempts += 1
+    event.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+    if event.attempts >= MAX_ATTEMPTS:
+        event.status = "dead"
+        log.error("event dead-lettered", extra={"event_id": str(event.id), "type": event.type})
+    else:
+        event.next_attempt_at = utcnow() + _backoff(event.attempts)
+        log.warning("event handler failed", extra={"event_id": str(event.id), "type": event.type})
+    db.session.commit()
+
+
+class EmbeddedBus:
+    """A daemon thread that keeps dispatching the outbox of one app."""
+
+    def __init__(self, app: Flask, interval: float = 0.5):
+        self.app = app
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self._thread and self._thread.is_alive():
+            return
+        self._thread = threading.Thread(target=self._run, name="embedded-bus", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 5) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                with self.app.app_context():
+                    while dispatch_pending() and not self._stop.is_set():
+                        pass
+            except Exception:
+                log.exception("embedded bus loop failed; retrying")
+            self._stop.wait(self.interval)

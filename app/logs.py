@@ -1,0 +1,71 @@
+"""Structured JSON logs with a request id on every line.
+
+The request id comes from a trusted `X-Request-ID` (if it looks like one) or
+is generated, is echoed in the response, and is attached to every record
+logged while the request runs. Secrets never reach a log: records are built
+from explicit `extra` fields, and known-sensitive keys are redacted anyway.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+import uuid
+from typing import Any
+
+from flask import Flask, Response, g, has_request_context, request
+
+from app.timeutil import utcnow
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+_SENSITIVE = re.compile(r"pass|token|secret|hash|authorization|cookie", re.I)
+_STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": utcnow().isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if has_request_context():
+            entry["request_id"] = getattr(g, "request_id", None)
+            entry["remote_addr"] = request.remote_addr
+        for key, value in vars(record).items():
+            if key in _STANDARD or key.startswith("_"):
+                continue
+            entry[key] = "[redacted]" if _SENSITIVE.search(key) else value
+        if record.exc_info:
+            entry["exc"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str)
+
+
+def configure_logging(app: Flask) -> None:
+    root = logging.getLogger()
+    if not any(isinstance(h.formatter, JsonFormatter) for h in root.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(JsonFormatter())
+        root.handlers = [handler]
+    root.setLevel(app.config.get("LOG_LEVEL", "INFO"))
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    access = logging.getLogger("lectern.access")
+
+    @app.before_request
+    def assign_request_id() -> None:
+        incoming = request.headers.get("X-Request-ID", "")
+        g.request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+
+    @app.after_request
+    def log_request(response: Response) -> Response:
+        response.headers["X-Request-ID"] = g.get("request_id", "")
+        if request.path.startswith("/static/"):
+            return response
+        access.info(
+            "request",
+            extra={"method": request.method, "path": request.path, "status": response.status_code},
+        )
+        return response

@@ -1,0 +1,62 @@
+"""Email: render a Jinja HTML + text pair and hand the message to the configured backend.
+
+The embedded backend writes one `.eml` file per message to DATA_DIR/outbox/.
+A SendGrid backend slots in behind the same `send` interface.
+"""
+
+from __future__ import annotations
+
+import uuid
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+from pathlib import Path
+from typing import Any, Protocol
+
+from flask import Flask, current_app, render_template
+
+from app.timeutil import utcnow
+
+
+class MailBackend(Protocol):
+    def send(self, message: EmailMessage) -> None: ...
+
+
+class FileBackend:
+    """Writes each message as an .eml file; written to a temp name, then renamed."""
+
+    def __init__(self, directory: Path):
+        self.directory = directory
+
+    def send(self, message: EmailMessage) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        stamp = utcnow().strftime("%Y%m%dT%H%M%S%f")
+        final = self.directory / f"{stamp}-{uuid.uuid4().hex[:8]}.eml"
+        tmp = final.with_suffix(".tmp")
+        tmp.write_bytes(bytes(message))
+        tmp.replace(final)
+
+
+def init_app(app: Flask) -> None:
+    app.extensions["mail"] = FileBackend(Path(app.config["DATA_DIR"]) / "outbox")
+
+
+def render_message(to: str, subject: str, template: str, **context: Any) -> EmailMessage:
+    """Build a multipart message from templates/email/<template>.{txt,html}."""
+    context.setdefault("public_url", current_app.config["PUBLIC_URL"])
+    message = EmailMessage()
+    message["From"] = current_app.config["MAIL_FROM"]
+    message["To"] = to
+    message["Subject"] = subject
+    message["Date"] = format_datetime(utcnow())
+    message["Message-ID"] = make_msgid(domain="lectern.local")
+    message.set_content(render_template(f"email/{template}.txt", subject=subject, **context))
+    message.add_alternative(
+        render_template(f"email/{template}.html", subject=subject, **context), subtype="html"
+    )
+    return message
+
+
+def send_mail(to: str, subject: str, template: str, **context: Any) -> None:
+    """Render and send one message through the configured backend."""
+    backend: MailBackend = current_app.extensions["mail"]
+    backend.send(render_message(to, subject, template, **context))

@@ -1,0 +1,1 @@
+"""Media storage and processing shared by both contexts."""

@@ -1,0 +1,187 @@
+"""Glue for the HTML side: the user loader, template helpers, partial-or-page, error pages."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import Flask, Response, flash, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError
+from htmx_flask import request as hx_request
+from markupsafe import escape
+from werkzeug.exceptions import HTTPException
+
+from app.accounts import services
+from app.accounts.policies import can, role_of
+from app.accounts.serializers import avatar_url
+from app.errors import LecternError, RateLimited
+from app.extensions import login_manager
+
+log = logging.getLogger(__name__)
+
+
+def init_app(app: Flask) -> None:
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Sign in to see that page."
+    login_manager.login_message_category = "info"
+    login_manager.session_protection = "basic"
+    login_manager.user_loader(services.load_session_user)
+
+    @app.after_request
+    def htmx_redirects(response: Response) -> Response:
+        # An XHR follows a 302 by itself and htmx would swap the next page into a
+        # fragment; tell htmx to navigate instead.
+        if hx_request.htmx and response.status_code in (301, 302, 303, 307, 308):
+            location = response.headers["Location"]
+            response = Response(status=204, headers={"HX-Redirect": location})
+        return response
+
+    @app.context_processor
+    def template_helpers() -> dict[str, Any]:
+        return {"can": can, "role_of": role_of, "avatar_url": avatar_url}
+
+
+def is_partial_request() -> bool:
+    """True when htmx asked for a fragment (not a boosted whole-page navigation)."""
+    return bool(hx_request.htmx) and not hx_request.htmx.boosted
+
+
+def render(page: str, partial: str | None = None, status: int = 200, **context: Any) -> Any:
+    """One URL, two answers: the whole page, or for htmx the region's partial."""
+    template = partial if partial and is_partial_request() else page
+    return render_template(template, **context), status
+
+
+def form_errors(form: Any, exc: LecternError) -> None:
+    """Show a service's field errors on the WTForms fields they belong to."""
+    for name, message in exc.fields.items():
+        field = getattr(form, name, None)
+        if field is not None:
+            field.errors = [*field.errors, message] if isinstance(field.errors, list) else [message]
+        else:
+            flash(message, "error")
+    if not exc.fields:
+        flash(exc.message, "error")
+
+
+def safe_next(target: str | None, default: str = "/") -> str:
+    """A same-site path to go to after sign-in; anything else becomes `default`."""
+    if not target or not isinstance(target, str) or len(target) > 2000:
+        return default
+    target = target.strip()
+    if "\\" in target or any(ord(c) < 32 for c in target):
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return default
+    return target
+
+
+# ---------------------------------------------------------------- errors
+
+_TITLES = {
+    400: ("Bad request", "We could not understand that request."),
+    401: ("Sign in needed", "Sign in to continue."),
+    403: ("Not allowed", "You do not have permission to see this."),
+    404: ("Not found", "There is nothing at this address."),
+    405: ("Not allowed", "That method is not allowed here."),
+    409: ("Conflict", "That conflicts with the current state."),
+    413: ("Too large", "What you sent is larger than we accept."),
+    415: ("Unsupported type", "We do not accept that kind of content here."),
+    422: ("Not valid", "Some of what you sent is not valid."),
+    429: ("Slow down", "Too many attempts. Wait a little and try again."),
+    500: ("Something went wrong", "We have been told. Please try again in a moment."),
+}
+_CODES = {
+    400: "bad_request",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "too_large",
+    415: "unsupported_media_type",
+    422: "invalid",
+    429: "rate_limited",
+    500: "internal_error",
+}
+
+
+def wants_json() -> bool:
+    return request.path.startswith("/api/")
+
+
+def error_response(
+    status: int,
+    message: str | None = None,
+    code: str | None = None,
+    fields: dict[str, str] | None = None,
+    retry_after: int | None = None,
+) -> Response:
+    """The one place an error becomes a JSON envelope or a friendly page."""
+    title, default_message = _TITLES.get(status, _TITLES[500 if status >= 500 else 400])
+    message = message or default_message
+    if wants_json():
+        body: dict[str, Any] = {"code": code or _CODES.get(status, "error"), "message": message}
+        if fields:
+            body["fields"] = fields
+        response = jsonify({"error": body})
+    else:
+        try:
+            page = render_template("errors/error.html", status=status, title=title, message=message)
+        except Exception:  # the page itself failed (say, the database is down): stay plain
+            log.exception("error page failed to render")
+            page = f"<!doctype html><title>{title}</title><h1>{title}</h1><p>{escape(message)}</p>"
+        response = Response(page, mimetype="text/html")
+    response.status_code = status
+    if retry_after is not None:
+        response.headers["Retry-After"] = str(retry_after)
+    if status == 401 and wants_json():
+        response.headers["WWW-Authenticate"] = 'Bearer realm="lectern"'
+    return response
+
+
+def register_error_pages(app: Flask) -> None:
+    @app.errorhandler(LecternError)
+    def domain_error(exc: LecternError) -> Response:
+        retry = exc.retry_after if isinstance(exc, RateLimited) else None
+        return error_response(exc.status, exc.message, exc.code, exc.fields, retry)
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(exc: CSRFError) -> Response:
+        return error_response(
+            400,
+            "The form expired or was not sent from this site. Reload the page and try again.",
+            "csrf_failed",
+        )
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> Response:
+        status = exc.code or 500
+        retry = None
+        if status == 429:
+            retry = _retry_after_from(exc)
+        message = None
+        if status == 413:
+            limit = app.config.get("MAX_CONTENT_LENGTH") or 0
+            message = f"What you sent is larger than the {limit // (1024 * 1024)} MB we accept."
+        response = error_response(status, message, retry_after=retry)
+        if status == 405 and getattr(exc, "valid_methods", None):
+            response.headers["Allow"] = ", ".join(exc.valid_methods)  # type: ignore[attr-defined]
+        return response
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception) -> Response:
+        log.exception("unhandled error")
+        return error_response(500)
+
+
+def _retry_after_from(exc: HTTPException) -> int:
+    limit = getattr(exc, "limit", None)
+    if limit is not None:
+        try:
+            return int(limit.limit.get_expiry())
+        except Exception:  # noqa: S110 - fall back to a minute
+            pass
+    return 60

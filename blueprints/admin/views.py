@@ -1,0 +1,63 @@
+"""Admin pages: find users and change their roles."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, request, url_for
+from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
+from wtforms import SelectField
+
+from app.accounts import services
+from app.accounts.models import Role
+from app.accounts.policies import can
+from app.errors import Forbidden, NotFound, ValidationFailed
+from app.extensions import db
+from app.web import render
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+class RoleForm(FlaskForm):
+    role = SelectField("Role", choices=[(r.value, r.value.title()) for r in Role])
+
+
+@bp.before_request
+@login_required
+def require_admin() -> None:
+    """Admins only; everyone else gets 403."""
+    if not can(current_user, "admin.users.view"):
+        abort(403)
+
+
+@bp.route("/users")
+def users() -> Any:
+    """Search users by name or email (live with htmx, a plain GET form without)."""
+    query = request.args.get("q", "", type=str)
+    page = request.args.get("page", 1, type=int) or 1
+    result = services.search_users(current_user, query, page)
+    return render(
+        "admin/users.html", "admin/partials/rows.html", q=query, result=result, role_form=RoleForm
+    )
+
+
+@bp.route("/users/<user_id>/role", methods=["POST"])
+def set_role(user_id: str) -> Any:
+    """Change one user's role."""
+    target = services.get_user(user_id)
+    if target is None:
+        raise NotFound("No such user.")
+    form = RoleForm()
+    if form.validate_on_submit():
+        try:
+            services.set_role(current_user, target, form.role.data)
+        except (Forbidden, ValidationFailed) as exc:
+            db.session.rollback()
+            flash(exc.message if not exc.fields else next(iter(exc.fields.values())), "error")
+        else:
+            db.session.commit()
+            flash(f"{target.name} is now {target.role}.", "success")
+    else:
+        flash("Choose a valid role.", "error")
+    return redirect(url_for("admin.users", q=request.args.get("q", "")), 303)

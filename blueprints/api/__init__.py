@@ -1,0 +1,15 @@
+"""The JSON API for the mobile client, version 1 (SPEC §4), under /api/v1.
+
+Bearer tokens only: cookies are never read here, so CSRF does not apply.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+from app.extensions import csrf
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+csrf.exempt(bp)
+
+from blueprints.api import auth, openapi, projects, users  # noqa: E402,F401 - routes register on import

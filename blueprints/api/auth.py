@@ -1,0 +1,107 @@
+"""POST /auth/register, /auth/login, /auth/refresh, /auth/logout."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import g
+
+from app.accounts import services
+from app.accounts.serializers import user_dict
+from app.errors import Unauthenticated
+from app.extensions import db
+from blueprints.api import bp
+from blueprints.api import schemas as s
+from blueprints.api.core import route
+
+E = s.ERROR
+
+
+def _pair(pair: services.TokenPair) -> dict[str, Any]:
+    return {**pair.to_dict(), "user": user_dict(pair.user)}
+
+
+@route(
+    bp,
+    "/auth/register",
+    "POST",
+    limit="RATELIMIT_REGISTER",
+    tag="auth",
+    auth=False,
+    body=s.REGISTER,
+    summary="Create an account; a verification email is sent",
+    responses={
+        201: ("Created", s.USER_ENVELOPE),
+        409: ("Email taken", E),
+        422: ("Invalid fields", E),
+        429: ("Rate limited", E),
+    },
+)
+def register() -> Any:
+    body = g.body
+    user = services.check_register(body["email"], body["password"], body["name"])
+    db.session.commit()
+    return {"user": user_dict(user)}, 201
+
+
+@route(
+    bp,
+    "/auth/login",
+    "POST",
+    limit="RATELIMIT_SIGNIN",
+    tag="auth",
+    auth=False,
+    body=s.LOGIN,
+    summary="Exchange email and password for an access and a refresh token",
+    responses={
+        200: ("Signed in", s.TOKENS),
+        401: ("Wrong email or password", E),
+        429: ("Rate limited", E),
+    },
+)
+def login() -> Any:
+    user = services.authenticate(g.body["email"], g.body["password"])
+    pair = services.issue_token_pair(user)
+    db.session.commit()
+    return _pair(pair)
+
+
+@route(
+    bp,
+    "/auth/refresh",
+    "POST",
+    limit="RATELIMIT_REFRESH",
+    tag="auth",
+    auth=False,
+    body=s.REFRESH,
+    summary="Spend a refresh token for a new pair (a reused token revokes its family)",
+    responses={
+        200: ("New pair", s.TOKENS),
+        401: ("Invalid, used or expired", E),
+        429: ("Rate limited", E),
+    },
+)
+def refresh() -> Any:
+    try:
+        pair = services.rotate_refresh_token(g.body["refresh_token"])
+    except Unauthenticated:
+        db.session.commit()  # keep the family revocation that reuse detection made
+        raise
+    db.session.commit()
+    return _pair(pair)
+
+
+@route(
+    bp,
+    "/auth/logout",
+    "POST",
+    tag="auth",
+    auth=False,
+    body=s.REFRESH,
+    summary="Revoke the refresh token's family (sign this device out)",
+    responses={204: ("Signed out", None)},
+)
+def logout() -> Any:
+    services.revoke_refresh_token(g.body["refresh_token"])
+    db.session.commit()
+    return "", 204

@@ -1,0 +1,177 @@
+"""The API's plumbing: routes that declare their schemas, JSON body parsing, bearer auth.
+
+Every route is declared with `route(...)`, which records its request and
+response schemas; the same schemas validate requests and make the OpenAPI
+document, so the two cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import wraps
+from typing import Any
+
+from flask import current_app, g, request
+from jsonschema import Draft202012Validator
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from app.accounts import services
+from app.accounts.tokens import decode_access_token
+from app.errors import LecternError, Unauthenticated, ValidationFailed
+from app.extensions import limiter
+
+MAX_JSON_BYTES = 64 * 1024
+
+
+class BadRequest(LecternError):
+    status = 400
+    code = "malformed"
+    message = "The request body is not valid JSON."
+
+
+class UnsupportedMediaType(LecternError):
+    status = 415
+    code = "unsupported_media_type"
+    message = "Send the body as application/json."
+
+
+class TooLarge(LecternError):
+    status = 413
+    code = "too_large"
+    message = f"The request body is larger than {MAX_JSON_BYTES // 1024} KB."
+
+
+@dataclass
+class Operation:
+    path: str
+    method: str
+    endpoint: str
+    summary: str
+    body: dict[str, Any] | None
+    responses: dict[int, tuple[str, dict[str, Any] | None]]
+    auth: bool
+    tags: list[str] = field(default_factory=list)
+    parameters: list[dict[str, Any]] = field(default_factory=list)
+
+
+OPERATIONS: list[Operation] = []
+
+
+def route(
+    bp: Any,
+    path: str,
+    method: str,
+    *,
+    summary: str,
+    body: dict[str, Any] | None = None,
+    responses: dict[int, tuple[str, dict[str, Any] | None]],
+    auth: bool = True,
+    tag: str,
+    parameters: list[dict[str, Any]] | None = None,
+    limit: str | None = None,
+) -> Callable[..., Any]:
+    """Register a view on `bp` and describe it for the OpenAPI document.
+
+    `limit` names a config key holding a per-address rate limit for this route.
+    """
+    validator = Draft202012Validator(body) if body else None
+
+    def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
+        @wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if auth:
+                g.api_user = authenticated_user()
+            if validator is not None:
+                g.body = parse_body(validator)
+            return view(*args, **kwargs)
+
+        if limit is not None:
+            config_key = limit
+            wrapper = limiter.limit(
+                lambda: current_app.config[config_key], scope=f"api-{view.__name__}"
+            )(wrapper)
+        flask_path = path.replace("{", "<").replace("}", ">")
+        bp.add_url_rule(flask_path, view.__name__, wrapper, methods=[method])
+        OPERATIONS.append(
+            Operation(
+                path,
+                method.lower(),
+                view.__name__,
+                summary,
+                body,
+                responses,
+                auth,
+                [tag],
+                parameters or [],
+            )
+        )
+        return wrapper
+
+    return decorate
+
+
+def parse_body(validator: Draft202012Validator) -> dict[str, Any]:
+    """The request's JSON object, checked against the route's schema."""
+    mimetype = request.mimetype or ""
+    if mimetype != "application/json" and not mimetype.endswith("+json"):
+        raise UnsupportedMediaType()
+    if request.content_length is not None and request.content_length > MAX_JSON_BYTES:
+        raise TooLarge()
+    request.max_content_length = MAX_JSON_BYTES
+    try:
+        raw = request.get_data(cache=True)
+    except RequestEntityTooLarge as exc:
+        raise TooLarge() from exc
+    try:
+        data = json.loads(raw or b"null", parse_constant=_reject_constant)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise BadRequest() from exc
+    if not isinstance(data, dict):
+        raise BadRequest("The request body must be a JSON object.")
+    problems: dict[str, str] = {}
+    for error in sorted(validator.iter_errors(data), key=lambda e: list(e.path)):
+        if error.validator == "additionalProperties":
+            for name in sorted(set(data) - set(validator.schema.get("properties", {}))):
+                problems[name] = "This field is not allowed here."
+        elif error.validator == "required":
+            missing = error.message.split("'")[1] if "'" in error.message else "body"
+            problems[missing] = "This field is required."
+        else:
+            name = ".".join(str(p) for p in error.path) or "body"
+            problems.setdefault(name, _friendly(error))
+    if problems:
+        raise ValidationFailed(fields=problems)
+    return data
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _friendly(error: Any) -> str:
+    if error.validator == "type":
+        return f"Must be of type {error.validator_value}."
+    if error.validator == "maxLength":
+        return f"Use at most {error.validator_value} characters."
+    if error.validator == "minLength":
+        return (
+            "This field cannot be empty."
+            if error.validator_value == 1
+            else (f"Use at least {error.validator_value} characters.")
+        )
+    return "This value is not valid."
+
+
+def authenticated_user() -> Any:
+    """The user of a valid `Authorization: Bearer` access token, or 401."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthenticated("Send an access token: Authorization: Bearer <token>.")
+    claims = decode_access_token(token.strip())
+    user = services.user_for_access_claims(claims.user_id, claims.epoch) if claims else None
+    if user is None:
+        raise Unauthenticated("The access token is invalid or has expired.")
+    return user

@@ -1,0 +1,178 @@
+"""Sign up, sign in, sign out, email verification and password reset pages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, current_app, flash, redirect, request, session, url_for
+from flask_login import current_user, login_required, login_user, logout_user
+
+from app.accounts import services
+from app.errors import Conflict, Unauthenticated, ValidationFailed
+from app.extensions import db, limiter
+from app.security import start_session_clock
+from app.web import form_errors, render, safe_next
+from blueprints.auth.forms import (
+    ConfirmForm,
+    ForgotPasswordForm,
+    LoginForm,
+    RegisterForm,
+    ResetPasswordForm,
+)
+
+bp = Blueprint("auth", __name__)
+
+
+def _limit(key: str):
+    return limiter.limit(lambda: current_app.config[key], methods=["POST"], scope=key.lower())
+
+
+def _sign_in(user: Any) -> None:
+    """A fresh session for the user: nothing from the anonymous session carries over."""
+    session.clear()
+    login_user(user)
+    start_session_clock()
+
+
+@bp.route("/signup", methods=["GET", "POST"])
+@_limit("RATELIMIT_REGISTER")
+def register() -> Any:
+    """Create an account; a verification email follows."""
+    if current_user.is_authenticated:
+        return redirect(url_for("main.index"))
+    form = RegisterForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            user = services.check_register(form.email.data, form.password.data, form.name.data)
+        except (ValidationFailed, Conflict) as exc:
+            form_errors(form, exc)
+            status = exc.status
+        else:
+            db.session.commit()
+            _sign_in(user)
+            flash(f"Welcome, {user.name}! We sent a confirmation link to {user.email}.", "success")
+            return redirect(url_for("main.index"))
+    elif form.is_submitted():
+        status = 422
+    return render("auth/register.html", "auth/partials/register_form.html", status, form=form)
+
+
+@bp.route("/signin", methods=["GET", "POST"])
+@_limit("RATELIMIT_SIGNIN")
+def login() -> Any:
+    """Sign in with email and password, then go back where the user was headed."""
+    form = LoginForm()
+    if request.method == "GET":
+        form.next.data = safe_next(request.args.get("next"), "")
+    if current_user.is_authenticated:
+        return redirect(safe_next(form.next.data, url_for("main.index")))
+    status = 200
+    if form.validate_on_submit():
+        try:
+            user = services.authenticate(form.email.data, form.password.data)
+        except Unauthenticated as exc:
+            flash(exc.message, "error")
+            status = 401
+        else:
+            _sign_in(user)
+            return redirect(safe_next(form.next.data, url_for("main.index")))
+    elif form.is_submitted():
+        status = 422
+    return render("auth/login.html", "auth/partials/login_form.html", status, form=form)
+
+
+@bp.route("/signout", methods=["POST"])
+@login_required
+def logout() -> Any:
+    """Sign out here and everywhere else: every session and token of the user ends."""
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        services.end_all_sessions(current_user._get_current_object())
+        db.session.commit()
+        logout_user()
+        session.clear()
+        flash("You are signed out.", "info")
+    return redirect(url_for("main.index"))
+
+
+@bp.route("/verify-email/<token>", methods=["GET", "POST"])
+def verify_email(token: str) -> Any:
+    """Confirm an email address. GET shows a button; only the POST changes anything."""
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        try:
+            user = services.verify_email(token)
+        except ValidationFailed as exc:
+            flash(exc.message, "error")
+            return render("auth/verify_email.html", form=form, valid=False, status=400)
+        db.session.commit()
+        flash("Your email address is confirmed. Thank you!", "success")
+        if current_user.is_authenticated and current_user.id == user.id:
+            return redirect(url_for("main.index"))
+        return redirect(url_for("auth.login"))
+    valid = services.peek_one_time_token(token, services.VERIFY) is not None
+    return render("auth/verify_email.html", form=form, valid=valid, status=200 if valid else 400)
+
+
+@bp.route("/verify-email/resend", methods=["GET", "POST"])
+@login_required
+@_limit("RATELIMIT_VERIFY")
+def resend_verification() -> Any:
+    """Send a new confirmation link to the signed-in user."""
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        if services.request_verification_email(current_user._get_current_object()):
+            db.session.commit()
+            flash(f"We sent a new confirmation link to {current_user.email}.", "success")
+        else:
+            flash("Your email address is already confirmed.", "info")
+        return redirect(url_for("account.profile"))
+    return render("auth/resend_verification.html", form=form)
+
+
+@bp.route("/forgot-password", methods=["GET", "POST"])
+@_limit("RATELIMIT_RESET")
+def forgot_password() -> Any:
+    """Ask for a reset link. The answer is the same whether or not the email is known."""
+    form = ForgotPasswordForm()
+    if form.validate_on_submit():
+        services.request_password_reset(form.email.data)
+        db.session.commit()
+        flash(
+            "If an account uses that address, we have sent it a link to reset the password. "
+            "The link works once, for a limited time.",
+            "info",
+        )
+        return redirect(url_for("auth.login"))
+    return render(
+        "auth/forgot_password.html", form=form, status=422 if form.is_submitted() else 200
+    )
+
+
+@bp.route("/reset-password/<token>", methods=["GET", "POST"])
+def reset_password(token: str) -> Any:
+    """Choose a new password with a reset link; every session and token ends."""
+    form = ResetPasswordForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            services.reset_password(token, form.password.data)
+        except ValidationFailed as exc:
+            if "token" in exc.fields:
+                flash(exc.message, "error")
+                return redirect(url_for("auth.forgot_password"))
+            form_errors(form, exc)
+            status = 422
+        else:
+            db.session.commit()
+            logout_user()
+            session.clear()
+            flash("Your password is changed. Sign in with the new one.", "success")
+            return redirect(url_for("auth.login"))
+    elif form.is_submitted():
+        status = 422
+    valid = services.peek_one_time_token(token, services.RESET) is not None
+    if not valid:
+        status = 400
+    return render("auth/reset_password.html", form=form, valid=valid, status=status)

@@ -1,0 +1,77 @@
+"""Liveness and readiness probes."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from flask import Blueprint, current_app, jsonify
+from sqlalchemy import func, select, text
+
+from app.events.models import OutboxEvent
+from app.extensions import db, limiter
+
+bp = Blueprint("health", __name__)
+
+
+@bp.route("/healthz")
+@limiter.exempt
+def healthz() -> Any:
+    """Liveness: the process answers."""
+    return jsonify(status="ok")
+
+
+def _check(name: str, fn: Any) -> dict[str, Any]:
+    started = time.perf_counter()
+    try:
+        detail = fn()
+        result: dict[str, Any] = {"name": name, "ok": True}
+        if detail is not None:
+            result["detail"] = detail
+    except Exception as exc:
+        result = {"name": name, "ok": False, "error": type(exc).__name__}
+    result["ms"] = round((time.perf_counter() - started) * 1000, 1)
+    return result
+
+
+def _database() -> str:
+    db.session.execute(text("SELECT 1"))
+    return db.engine.dialect.name
+
+
+def _redis() -> None:
+    import redis
+
+    redis.Redis.from_url(current_app.config["REDIS_URL"], socket_timeout=2).ping()
+
+
+def _data_dir() -> None:
+    path = Path(current_app.config["DATA_DIR"])
+    if not os.access(path, os.W_OK):
+        raise PermissionError("DATA_DIR is not writable")
+
+
+def _outbox() -> dict[str, int]:
+    rows = db.session.execute(
+        select(OutboxEvent.status, func.count()).group_by(OutboxEvent.status)
+    ).all()
+    counts = {status: count for status, count in rows}
+    return {"pending": counts.get("pending", 0), "dead": counts.get("dead", 0)}
+
+
+@bp.route("/readyz")
+@limiter.exempt
+def readyz() -> Any:
+    """Readiness: every configured backend answers."""
+    checks = [
+        _check("database", _database),
+        _check("data_dir", _data_dir),
+        _check("outbox", _outbox),
+    ]
+    if current_app.config.get("REDIS_URL"):
+        checks.append(_check("redis", _redis))
+    db.session.rollback()
+    ready = all(c["ok"] for c in checks)
+    return jsonify(status="ready" if ready else "unavailable", checks=checks), 200 if ready else 503

@@ -1,0 +1,101 @@
+"""A learner's own projects. Owner only: anyone else's project is simply not found."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, flash, redirect, url_for
+from flask_login import current_user, login_required
+
+from app.accounts import services
+from app.errors import ValidationFailed
+from app.extensions import db
+from app.web import form_errors, render
+from blueprints.auth.forms import ConfirmForm
+from blueprints.projects.forms import ProjectForm
+
+bp = Blueprint("projects", __name__, url_prefix="/projects")
+
+
+@bp.before_request
+@login_required
+def require_login() -> None:
+    """Projects belong to signed-in users."""
+
+
+def _user() -> Any:
+    return current_user._get_current_object()
+
+
+@bp.route("/")
+def index() -> Any:
+    """The user's projects, newest first."""
+    return render("projects/index.html", projects=services.list_projects(_user()))
+
+
+@bp.route("/new", methods=["GET", "POST"])
+def create() -> Any:
+    """Start a new project."""
+    form = ProjectForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            project = services.create_project(
+                _user(), form.name.data, form.description.data, form.course_slug.data
+            )
+        except ValidationFailed as exc:
+            db.session.rollback()
+            form_errors(form, exc)
+            status = 422
+        else:
+            db.session.commit()
+            flash("Project created.", "success")
+            return redirect(url_for("projects.show", project_id=project.id))
+    elif form.is_submitted():
+        status = 422
+    return render("projects/form.html", form=form, project=None, status=status)
+
+
+@bp.route("/<project_id>")
+def show(project_id: str) -> Any:
+    """One project."""
+    project = services.access_project(_user(), project_id)
+    return render("projects/show.html", project=project, delete_form=ConfirmForm())
+
+
+@bp.route("/<project_id>/edit", methods=["GET", "POST"])
+def edit(project_id: str) -> Any:
+    """Edit a project."""
+    project = services.access_project(_user(), project_id)
+    form = ProjectForm(obj=project)
+    status = 200
+    if form.validate_on_submit():
+        try:
+            services.update_project(
+                project,
+                name=form.name.data,
+                description=form.description.data or "",
+                course_slug=form.course_slug.data or None,
+            )
+        except ValidationFailed as exc:
+            db.session.rollback()
+            form_errors(form, exc)
+            status = 422
+        else:
+            db.session.commit()
+            flash("Project saved.", "success")
+            return redirect(url_for("projects.show", project_id=project.id))
+    elif form.is_submitted():
+        status = 422
+    return render("projects/form.html", form=form, project=project, status=status)
+
+
+@bp.route("/<project_id>/delete", methods=["POST"])
+def delete(project_id: str) -> Any:
+    """Delete a project."""
+    project = services.access_project(_user(), project_id)
+    if ConfirmForm().validate_on_submit():
+        services.delete_project(project)
+        db.session.commit()
+        flash("Project deleted.", "info")
+    return redirect(url_for("projects.index"), 303)
