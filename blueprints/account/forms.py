@@ -31,7 +31,7 @@ class ChangePasswordForm(FlaskForm):
     )
     new_password = PasswordField(
         "New password",
-        validators=[InputRequired(), Length(max=128)],
+        validators=[InputRequired(), Length(max=1024)],
         description="At least 12 characters.",
     )
 

@@ -12,7 +12,7 @@ class RegisterForm(FlaskForm):
     email = EmailField("Email", validators=[InputRequired(), Length(max=254)])
     password = PasswordField(
         "Password",
-        validators=[InputRequired(), Length(max=128)],
+        validators=[InputRequired(), Length(max=1024)],
         description="At least 12 characters. A few unrelated words make a strong one.",
     )
 
@@ -30,7 +30,7 @@ class ForgotPasswordForm(FlaskForm):
 class ResetPasswordForm(FlaskForm):
     password = PasswordField(
         "New password",
-        validators=[InputRequired(), Length(max=128)],
+        validators=[InputRequired(), Length(max=1024)],
         description="At least 12 characters.",
     )
 

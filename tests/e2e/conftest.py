@@ -1,0 +1,279 @@
+"""Browser tier: the real server (migrations, gunicorn, embedded event bus) driven by Chromium.
+
+The session starts `flask db upgrade` and then gunicorn exactly as `make run`
+does, on a free port and a throw-away DATA_DIR, and a headless Debian Chromium
+through Playwright. Every test here is marked `e2e`. Without /usr/bin/chromium
+the tests skip, or fail under CI=true (run `make browser` to install it).
+"""
+
+from __future__ import annotations
+
+import email
+import email.message
+import email.policy
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
+BIN = Path(sys.executable).parent
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+IN_CI = os.environ.get("CI", "").lower() == "true"
+STARTUP_TIMEOUT = 30.0
+
+# Settings that would point the server at something other than its embedded
+# default. They are set empty (not removed) so a developer's .env cannot fill them in.
+_EXTERNAL_SETTINGS = (
+    "DATABASE_URL",
+    "REDIS_URL",
+    "PUBLIC_URL",
+    "MONGODB_URI",
+    "KAFKA_BOOTSTRAP_SERVERS",
+    "S3_BUCKET",
+    "SENDGRID_API_KEY",
+    "TRUSTED_PROXY_COUNT",
+    "GOOGLE_CLIENT_ID",
+    "GITHUB_CLIENT_ID",
+)
+
+
+# ------------------------------------------------------------------ marking
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if HERE in Path(item.path).resolve().parents:
+            item.add_marker(pytest.mark.e2e)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """On a failure, show the end of the server's log next to the traceback."""
+    report = yield
+    server = getattr(item, "funcargs", {}).get("live_server")
+    if report.failed and isinstance(server, LiveServer):
+        report.sections.append(("lectern server log (tail)", server.log_tail()))
+    return report
+
+
+# ------------------------------------------------------------------ the server
+
+
+@dataclass
+class LiveServer:
+    url: str
+    data_dir: Path
+    log_path: Path
+    outbox: Path = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.outbox = self.data_dir / "outbox"
+
+    def log_tail(self, lines: int = 60) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return "(no server log)"
+        return "\n".join(text.splitlines()[-lines:])
+
+    def wait_for_mail(
+        self, to: str, subject: str = "", timeout: float = 10.0
+    ) -> email.message.EmailMessage:
+        """The newest message to `to` (with `subject` in its subject), polling the outbox."""
+        deadline = time.monotonic() + timeout
+        while True:
+            # File names start with a UTC timestamp, so name order is send order.
+            for path in sorted(self.outbox.glob("*.eml"), reverse=True):
+                message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+                if to.lower() in str(message["To"]).lower() and subject in str(message["Subject"]):
+                    return message  # type: ignore[return-value]
+            if time.monotonic() > deadline:
+                found = sorted(p.name for p in self.outbox.glob("*"))
+                pytest.fail(
+                    f"no email to {to} in {self.outbox} after {timeout:.0f} s "
+                    f"(files there: {found})\n--- server log ---\n{self.log_tail()}"
+                )
+            time.sleep(0.2)
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _server_env(data_dir: Path, port: int) -> dict[str, str]:
+    env = dict(os.environ)
+    for name in ("GUNICORN_BIND", "FLASK_APP", "FLASK_DEBUG"):
+        env.pop(name, None)
+    for name in _EXTERNAL_SETTINGS:
+        env[name] = ""
+    env.update(
+        DATA_DIR=str(data_dir),
+        PORT=str(port),
+        BCRYPT_ROUNDS="4",
+        LECTERN_ENV="development",
+        RATELIMIT_ENABLED="true",
+        EVENT_BUS="embedded",
+        WEB_CONCURRENCY="1",
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+def _gunicorn_extra_args() -> list[str]:
+    # gunicorn 27 opens a control socket at ~/.gunicorn/gunicorn.ctl by default, shared by
+    # every gunicorn of the user (say, a `make run` next to this test server): opt out.
+    import gunicorn
+
+    return ["--no-control-socket"] if gunicorn.version_info >= (27,) else []
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/healthz", timeout=1) as response:  # noqa: S310
+            return bool(response.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """Migrate a fresh DATA_DIR and serve it with gunicorn; yields URL and data dir."""
+    require_chromium()  # no point starting a server nobody can drive
+    base = tmp_path_factory.mktemp("e2e")
+    data_dir = base / "data"
+    log_path = base / "server.log"
+    port = _free_port()
+    server = LiveServer(url=f"http://127.0.0.1:{port}", data_dir=data_dir, log_path=log_path)
+    env = _server_env(data_dir, port)
+
+    with open(log_path, "ab") as log:
+        migrate = subprocess.run(
+            [str(BIN / "flask"), "--app", "wsgi", "db", "upgrade"],
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            timeout=60,
+            check=False,
+        )
+    if migrate.returncode != 0:
+        pytest.fail(f"flask db upgrade failed ({migrate.returncode}):\n{server.log_tail()}")
+
+    log = open(log_path, "ab")  # noqa: SIM115 - stays open for the server's lifetime
+    process = subprocess.Popen(
+        [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", *_gunicorn_extra_args(), "wsgi:app"],
+        cwd=ROOT,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        while not _healthy(server.url):
+            if process.poll() is not None:
+                pytest.fail(
+                    f"gunicorn exited with {process.returncode} before answering:\n"
+                    f"{server.log_tail()}"
+                )
+            if time.monotonic() > deadline:
+                pytest.fail(
+                    f"{server.url}/healthz did not answer within {STARTUP_TIMEOUT:.0f} s:\n"
+                    f"{server.log_tail()}"
+                )
+            time.sleep(0.1)
+        yield server
+    finally:
+        _stop(process)
+        log.close()
+
+
+# ------------------------------------------------------------------ the browser
+
+
+def require_chromium() -> None:
+    if os.access(CHROMIUM, os.X_OK):
+        return
+    message = f"{CHROMIUM} is missing: install Debian's Chromium with `make browser`"
+    if IN_CI:
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@dataclass
+class ConsoleLog:
+    """What the page said on the console, and the uncaught errors it threw."""
+
+    errors: list[str] = field(default_factory=list)
+    page_errors: list[str] = field(default_factory=list)
+
+    def csp_violations(self) -> list[str]:
+        return [m for m in self.errors if re.search(r"Content[- ]Security[- ]Policy", m, re.I)]
+
+
+@pytest.fixture
+def console() -> ConsoleLog:
+    return ConsoleLog()
+
+
+@pytest.fixture
+def page(browser: Any, live_server: LiveServer, console: ConsoleLog) -> Iterator[Any]:
+    """A fresh browser context (no cookies) on the live server."""
+    context = browser.new_context(base_url=live_server.url, locale="en-GB")
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    page.on("console", lambda msg: console.errors.append(msg.text) if msg.type == "error" else None)
+    page.on("pageerror", lambda exc: console.page_errors.append(str(exc)))
+    try:
+        yield page
+    finally:
+        context.close()

@@ -1,0 +1,156 @@
+"""Hostile input on every API endpoint that takes a body: a clear 4xx and nothing changed."""
+
+from __future__ import annotations
+
+import pytest
+
+from blueprints.api.core import MAX_JSON_BYTES, OPERATIONS
+from tests.conftest import PASSWORD, events_of
+
+BODY_OPS = [op for op in OPERATIONS if op.body]
+
+
+def _snapshot(app, users):
+    from app.accounts.models import Project, RefreshToken, User
+    from app.extensions import db
+
+    with app.app_context():
+        return {
+            "users": [
+                (u.email, u.name, u.bio, u.role, u.password_hash)
+                for u in db.session.query(User).order_by(User.email)
+            ],
+            "projects": [
+                (p.name, p.description, p.course_slug)
+                for p in db.session.query(Project).order_by(Project.name)
+            ],
+            "refresh": db.session.query(RefreshToken)
+            .filter(RefreshToken.revoked_at.is_(None))
+            .count(),
+            "events": len(events_of(app)),
+        }
+
+
+@pytest.fixture
+def world(api, users, app):
+    """A signed-in user with one project; returns (token, path builder)."""
+    user = users.create(email="owner@example.com", name="Owner")
+    token = api.login(user.email)["access_token"]
+    project = api.call("POST", "/projects", token, json={"name": "Existing"}).json["project"]
+
+    def path(op):
+        return "/api/v1" + op.path.replace("{project_id}", project["id"])
+
+    return token, path
+
+
+def _valid_body(op):
+    """A body that passes the schema, so a single defect is what we test."""
+    samples = {
+        "email": "someone@example.com",
+        "password": PASSWORD,
+        "name": "Valid Name",
+        "refresh_token": "r" * 43,
+        "bio": "bio",
+        "description": "d",
+        "course_slug": "a-course",
+    }
+    required = op.body.get("required", [])
+    return {k: samples[k] for k in (required or list(op.body["properties"])[:1])}
+
+
+@pytest.mark.parametrize("op", BODY_OPS, ids=lambda op: f"{op.method} {op.path}")
+def test_hostile_bodies(op, world, app, users, client):
+    token, path = world
+    headers = {"Authorization": f"Bearer {token}"} if op.auth else {}
+    url = path(op)
+    before = _snapshot(app, users)
+    valid = _valid_body(op)
+
+    def send(**kwargs):
+        return client.open(url, method=op.method.upper(), headers=headers, **kwargs)
+
+    checks = []
+    # malformed JSON
+    checks.append((send(data="{not json", content_type="application/json"), 400))
+    checks.append((send(data="[1, 2]", content_type="application/json"), 400))
+    checks.append((send(data="NaN", content_type="application/json"), 400))
+    checks.append((send(data=b"\xff\xfe", content_type="application/json"), 400))
+    # wrong content type
+    checks.append((send(data="email=a", content_type="application/x-www-form-urlencoded"), 415))
+    checks.append((send(data="{}", content_type="text/plain"), 415))
+    # oversized
+    checks.append(
+        (
+            send(
+                data='{"x": "' + "a" * (MAX_JSON_BYTES + 10) + '"}', content_type="application/json"
+            ),
+            413,
+        )
+    )
+    # extra field
+    checks.append((send(json={**valid, "role": "admin"}), 422))
+    checks.append((send(json={**valid, "owner_id": "x"}), 422))
+    for field in op.body["properties"]:
+        # operator objects and wrong types where strings belong
+        checks.append((send(json={**valid, field: {"$ne": ""}}), 422))
+        checks.append((send(json={**valid, field: ["a"]}), 422))
+        checks.append((send(json={**valid, field: 12345}), 422))
+    for field in op.body.get("required", []):
+        missing = {k: v for k, v in valid.items() if k != field}
+        checks.append((send(json=missing), 422))
+    if "name" in op.body["properties"]:
+        checks.append((send(json={**valid, "name": "<img src=x onerror=alert(1)>"}), 422))
+        checks.append((send(json={**valid, "name": "a" * 500}), 422))
+    for response, status in checks:
+        assert response.status_code == status, (response.status_code, response.json)
+        assert response.is_json
+        error = response.json["error"]
+        assert error["code"] and error["message"]
+        assert "Traceback" not in response.get_data(as_text=True)
+    assert _snapshot(app, users) == before
+
+
+def test_errors_for_unknown_routes_and_methods_are_json(client):
+    assert client.get("/api/v1/does-not-exist").json["error"]["code"] == "not_found"
+    response = client.patch("/api/v1/users/profile")
+    assert response.status_code == 405 and response.is_json
+    assert response.headers["Allow"]
+
+
+def test_a_bug_gives_a_generic_500_without_a_traceback(app_factory):
+    app = app_factory()
+
+    @app.route("/api/v1/boom")
+    def boom():
+        raise RuntimeError("secret internals")
+
+    @app.route("/boom")
+    def boom_page():
+        raise RuntimeError("secret internals")
+
+    client = app.test_client()
+    api = client.get("/api/v1/boom")
+    assert api.status_code == 500 and api.json["error"]["code"] == "internal_error"
+    page = client.get("/boom")
+    assert page.status_code == 500
+    for response in (api, page):
+        body = response.get_data(as_text=True)
+        assert "secret internals" not in body and "Traceback" not in body
+
+
+def test_project_ids_that_are_not_uuids_are_404(world, client):
+    token, _ = world
+    headers = {"Authorization": f"Bearer {token}"}
+    for bad in ["1", "../etc", "%00", "{'$ne': 1}", "00000000-0000-0000-0000-000000000000"]:
+        assert client.get(f"/api/v1/projects/{bad}", headers=headers).status_code == 404
+
+
+def test_credentials_with_operator_objects_never_sign_in(api, users):
+    users.create(email="victim@example.com")
+    response = api.call(
+        "POST", "/auth/login", json={"email": "victim@example.com", "password": {"$ne": "x"}}
+    )
+    assert response.status_code == 422
+    response = api.call("POST", "/auth/login", json={"email": {"$gt": ""}, "password": PASSWORD})
+    assert response.status_code == 422

@@ -1,0 +1,144 @@
+"""Every route × every role, generated from app.url_map, against the written policy.
+
+A new route without an entry in ACCESS fails this test: deny by default means
+someone has to decide who may use it.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+ROLES = ["guest", "learner", "instructor", "moderator", "admin"]
+
+# endpoint -> who may use it
+ACCESS = {
+    "static": "public",
+    "main.index": "public",
+    "health.healthz": "public",
+    "health.readyz": "public",
+    "media.avatar": "public",
+    "auth.register": "public",
+    "auth.login": "public",
+    "auth.verify_email": "public",
+    "auth.forgot_password": "public",
+    "auth.reset_password": "public",
+    "auth.logout": "signed_in",
+    "auth.resend_verification": "signed_in",
+    "account.profile": "signed_in",
+    "account.avatar": "signed_in",
+    "account.delete_avatar": "signed_in",
+    "account.change_password": "signed_in",
+    "account.export": "signed_in",
+    "account.delete": "signed_in",
+    "projects.index": "signed_in",
+    "projects.create": "signed_in",
+    "projects.show": "owner",
+    "projects.edit": "owner",
+    "projects.delete": "owner",
+    "admin.users": "admin",
+    "admin.set_role": "admin",
+    "api.openapi_document": "public",
+    "api.register": "public",
+    "api.login": "public",
+    "api.refresh": "public",
+    "api.logout": "public",
+    "api.get_profile": "token",
+    "api.put_profile": "token",
+    "api.delete_account": "token",
+    "api.list_projects": "token",
+    "api.create_project": "token",
+    "api.get_project": "token_owner",
+    "api.put_project": "token_owner",
+    "api.delete_project": "token_owner",
+}
+
+ARGS = {
+    "project_id": str(uuid.uuid4()),
+    "token": "x" * 43,
+    "user_id": str(uuid.uuid4()),
+    "name": "0" * 32 + ".webp",
+    "filename": "css/app.css",
+}
+
+
+def _routes(app):
+    for rule in app.url_map.iter_rules():
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            url = rule.rule
+            for arg in rule.arguments:
+                url = url.replace(f"<path:{arg}>", ARGS[arg]).replace(f"<{arg}>", ARGS[arg])
+            yield rule.endpoint, method, url
+
+
+def test_every_route_has_a_policy(app):
+    endpoints = {rule.endpoint for rule in app.url_map.iter_rules()}
+    assert endpoints - set(ACCESS) == set(), "decide who may use these routes"
+    assert set(ACCESS) - endpoints == set(), "stale policy entries"
+
+
+def _expected(policy, role, method, endpoint):
+    """The set of acceptable status codes."""
+    signed_in = role != "guest"
+    denied_html = {302}  # to the sign-in page
+    if policy == "public":
+        return None  # anything but an auth failure
+    if policy in ("signed_in", "owner"):
+        if not signed_in:
+            return denied_html
+        return {404} if policy == "owner" else None
+    if policy == "admin":
+        if not signed_in:
+            return denied_html
+        return None if role == "admin" else {403}
+    if policy in ("token", "token_owner"):
+        if not signed_in:
+            return {401}
+        return {404} if policy == "token_owner" else None
+    raise AssertionError(policy)
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_route_role_matrix(role, app, users, api):
+    client = app.test_client()
+    token = None
+    if role != "guest":
+        user = users.create(role)
+        assert (
+            client.submit(
+                "/signin", {"email": user.email, "password": "a quiet river at dawn"}
+            ).status_code
+            == 302
+        )
+        token = api.login(user.email)["access_token"]
+    failures = []
+    for endpoint, method, url in _routes(app):
+        if endpoint in ("auth.logout", "account.delete", "api.delete_account", "api.logout"):
+            continue  # they end the session; covered in their own tests
+        policy = ACCESS[endpoint]
+        headers = {}
+        kwargs = {}
+        if endpoint.startswith("api."):
+            if token:
+                headers["Authorization"] = f"Bearer {token}"
+            if method in ("POST", "PUT", "DELETE"):
+                kwargs["json"] = {}
+        elif method == "POST":
+            kwargs["data"] = {"csrf_token": client.csrf_token()}
+        response = client.open(url, method=method, headers=headers, **kwargs)
+        response.close()
+        expected = _expected(policy, role, method, endpoint)
+        status = response.status_code
+        if expected is None:
+            ok = status not in (401, 403) and not (
+                status == 302 and "/signin" in response.headers.get("Location", "")
+            )
+            ok = ok and status < 500
+        else:
+            ok = status in expected
+            if status == 302:
+                ok = ok and "/signin" in response.headers["Location"]
+        if not ok:
+            failures.append(f"{role} {method} {url} ({policy}) -> {status}")
+    assert failures == []
