@@ -32,9 +32,6 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        if has_request_context():
-            entry["request_id"] = getattr(g, "request_id", None)
-            entry["remote_addr"] = request.remote_addr
         for key, value in vars(record).items():
             if key in _STANDARD or key.startswith("_"):
                 continue
@@ -44,7 +41,20 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
+_base_factory = logging.getLogRecordFactory()
+
+
+def _record_factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+    """Stamp every record made during a request with its id and client address."""
+    record = _base_factory(*args, **kwargs)
+    if has_request_context():
+        record.request_id = g.get("request_id")
+        record.remote_addr = request.remote_addr
+    return record
+
+
 def configure_logging(app: Flask) -> None:
+    logging.setLogRecordFactory(_record_factory)
     root = logging.getLogger()
     if not any(isinstance(h.formatter, JsonFormatter) for h in root.handlers):
         handler = logging.StreamHandler(sys.stderr)
