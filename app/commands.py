@@ -6,7 +6,7 @@ import secrets
 
 import click
 from flask import Flask, current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import func, select
 
 from app.accounts import services
@@ -79,6 +79,7 @@ def set_role(email: str, role: str) -> None:
 
 @click.command("seed-demo")
 @click.option("--if-empty", is_flag=True, help="Do nothing if any account exists.")
+@with_appcontext
 def seed_demo(if_empty: bool) -> None:
     """Create demo accounts (development only)."""
     if current_app.config["ENV_NAME"] == "production":

@@ -46,12 +46,7 @@ def make_avatar(data: bytes, size: int = 256) -> bytes:
                 return out.getvalue()
         except ImageRejected:
             raise
-        except (
-            UnidentifiedImageError,
-            Image.DecompressionBombError,
-            Image.DecompressionBombWarning,
-            OSError,
-            SyntaxError,
-            ValueError,
-        ) as exc:
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+            raise ImageRejected("The image has too many pixels.") from exc
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
             raise ImageRejected("The file is not an image we can read.") from exc

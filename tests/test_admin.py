@@ -1,0 +1,83 @@
+"""Admin pages and the users CLI."""
+
+from __future__ import annotations
+
+from tests.conftest import PASSWORD
+
+
+def test_admin_lists_and_searches_users(client, auth, users):
+    auth.login("admin", name="The Admin")
+    users.create(email="zed@example.com", name="Zed Zebra")
+    users.create(email="amy@example.com", name="Amy 100%_match")
+    page = client.get("/admin/users").get_data(as_text=True)
+    assert "zed@example.com" in page and "amy@example.com" in page and "3 users" in page
+    found = client.get("/admin/users?q=ZEBRA").get_data(as_text=True)
+    assert "zed@example.com" in found and "amy@example.com" not in found
+    # LIKE wildcards in the query are literal.
+    assert "1 user" in client.get("/admin/users?q=100%25_").get_data(as_text=True)
+    assert "0 users" in client.get("/admin/users?q=%25%25").get_data(as_text=True)
+    partial = client.get("/admin/users?q=zed", headers={"HX-Request": "true"})
+    body = partial.get_data(as_text=True)
+    assert body.lstrip().startswith('<div id="rows">') and "<html" not in body
+
+
+def test_admin_changes_a_role(client, auth, users):
+    auth.login("admin")
+    target = users.create(email="t@example.com")
+    response = client.submit(f"/admin/users/{target.id}/role", {"role": "instructor"})
+    assert response.status_code == 303
+    assert users.get(target.id).role == "instructor"
+    bad = client.submit(f"/admin/users/{target.id}/role", {"role": "superuser"},
+                        follow_redirects=True)
+    assert "valid role" in bad.get_data(as_text=True)
+    assert users.get(target.id).role == "instructor"
+
+
+def test_admin_cannot_change_their_own_role(client, auth, users):
+    admin = auth.login("admin")
+    response = client.submit(f"/admin/users/{admin.id}/role", {"role": "learner"},
+                             follow_redirects=True)
+    assert "cannot change your own role" in response.get_data(as_text=True)
+    assert users.get(admin.id).role == "admin"
+
+
+def test_non_admins_cannot_change_roles(app, users):
+    target = users.create(email="t@example.com")
+    for role in ["learner", "instructor", "moderator"]:
+        client = app.test_client()
+        actor = users.create(role)
+        client.submit("/signin", {"email": actor.email, "password": PASSWORD})
+        response = client.submit(f"/admin/users/{target.id}/role", {"role": "admin"})
+        assert response.status_code == 403, role
+        assert client.get("/admin/users").status_code == 403
+        assert "Users</a>" not in client.get("/").get_data(as_text=True)
+    assert users.get(target.id).role == "learner"
+
+
+def test_cli_create_admin_and_set_role(runner, users, app):
+    result = runner.invoke(args=["users", "create-admin", "root@example.com", "--name", "Root",
+                                 "--password", "root password long"])
+    assert result.exit_code == 0, result.output
+    client = app.test_client()
+    assert client.submit("/signin", {"email": "root@example.com",
+                                     "password": "root password long"}).status_code == 302
+    assert client.get("/admin/users").status_code == 200
+
+    weak = runner.invoke(args=["users", "create-admin", "weak@example.com",
+                               "--password", "password1234"])
+    assert weak.exit_code != 0 and "too common" in weak.output
+
+    learner = users.create(email="learner@example.com")
+    result = runner.invoke(args=["users", "set-role", "LEARNER@example.com", "moderator"])
+    assert result.exit_code == 0 and "moderator" in result.output
+    assert users.get(learner.id).role == "moderator"
+    assert runner.invoke(args=["users", "set-role", "x@example.com", "admin"]).exit_code != 0
+    assert runner.invoke(args=["users", "set-role", "learner@example.com", "king"]).exit_code != 0
+
+
+def test_seed_demo_is_idempotent(runner, users):
+    first = runner.invoke(args=["seed-demo", "--if-empty"])
+    assert first.exit_code == 0 and "admin@lectern.test" in first.output
+    assert users.count() == 4
+    second = runner.invoke(args=["seed-demo", "--if-empty"])
+    assert "skipped" in second.output and users.count() == 4
