@@ -35,9 +35,13 @@ def test_profile_edit(client, auth, users):
 
 def test_profile_rejects_bad_input_and_changes_nothing(client, auth, users):
     user = auth.login(name="Kept Name")
-    for data in [{"name": "", "bio": ""}, {"name": "<b>bold</b>", "bio": ""},
-                 {"name": "x" * 101, "bio": ""}, {"name": "Ok", "bio": "b" * 2001},
-                 {"name": "Bell\x07", "bio": ""}]:
+    for data in [
+        {"name": "", "bio": ""},
+        {"name": "<b>bold</b>", "bio": ""},
+        {"name": "x" * 101, "bio": ""},
+        {"name": "Ok", "bio": "b" * 2001},
+        {"name": "Bell\x07", "bio": ""},
+    ]:
         response = client.submit("/account/profile", data)
         assert response.status_code == 422, data
     saved = users.get(user.id)
@@ -60,8 +64,11 @@ def test_avatar_upload_is_reencoded_without_metadata(client, auth, users, app):
     with Image.open(io.BytesIO(body)) as img:
         assert img.size == (256, 256) and not img.getexif()
     # Replacing deletes the old file; removing deletes the new one.
-    client.submit("/account/avatar", {"avatar": (io.BytesIO(png_bytes()), "b.png")},
-                  content_type="multipart/form-data")
+    client.submit(
+        "/account/avatar",
+        {"avatar": (io.BytesIO(png_bytes()), "b.png")},
+        content_type="multipart/form-data",
+    )
     assert client.get(f"/media/{key}").status_code == 404
     new_key = users.get(user.id).avatar_key
     client.submit("/account/avatar/delete")
@@ -78,8 +85,12 @@ def test_avatar_rejects_what_is_not_an_image(client, auth, users):
         (b"", "empty.png"),
     ]
     for content, name in fakes:
-        response = client.submit("/account/avatar", {"avatar": (io.BytesIO(content), name)},
-                                 content_type="multipart/form-data", follow_redirects=True)
+        response = client.submit(
+            "/account/avatar",
+            {"avatar": (io.BytesIO(content), name)},
+            content_type="multipart/form-data",
+            follow_redirects=True,
+        )
         assert response.status_code == 200
         text = response.get_data(as_text=True)
         assert "not an image" in text or "Choose an image" in text, name
@@ -93,8 +104,12 @@ def test_avatar_refuses_decompression_bombs(client, auth, users):
     Image.new("1", (20000, 20000)).save(bomb, format="PNG", optimize=True)
     assert len(bomb.getvalue()) < 2 * 1024 * 1024
     bomb.seek(0)
-    response = client.submit("/account/avatar", {"avatar": (bomb, "bomb.png")},
-                             content_type="multipart/form-data", follow_redirects=True)
+    response = client.submit(
+        "/account/avatar",
+        {"avatar": (bomb, "bomb.png")},
+        content_type="multipart/form-data",
+        follow_redirects=True,
+    )
     assert "too many pixels" in response.get_data(as_text=True)
     assert users.get(user.id).avatar_key is None
 
@@ -106,11 +121,18 @@ def test_avatar_size_limits(app_factory):
     user = Users(app).create()
     client = app.test_client()
     client.submit("/signin", {"email": user.email, "password": PASSWORD})
-    big = client.submit("/account/avatar", {"avatar": (io.BytesIO(png_bytes((400, 400))), "a.png")},
-                        content_type="multipart/form-data", follow_redirects=True)
+    big = client.submit(
+        "/account/avatar",
+        {"avatar": (io.BytesIO(png_bytes((400, 400))), "a.png")},
+        content_type="multipart/form-data",
+        follow_redirects=True,
+    )
     assert "larger than" in big.get_data(as_text=True)
-    huge = client.submit("/account/avatar", {"avatar": (io.BytesIO(b"0" * 60_000), "a.png")},
-                         content_type="multipart/form-data")
+    huge = client.submit(
+        "/account/avatar",
+        {"avatar": (io.BytesIO(b"0" * 60_000), "a.png")},
+        content_type="multipart/form-data",
+    )
     assert huge.status_code == 413
     assert "larger than" in huge.get_data(as_text=True)
 

@@ -27,16 +27,18 @@ def test_admin_changes_a_role(client, auth, users):
     response = client.submit(f"/admin/users/{target.id}/role", {"role": "instructor"})
     assert response.status_code == 303
     assert users.get(target.id).role == "instructor"
-    bad = client.submit(f"/admin/users/{target.id}/role", {"role": "superuser"},
-                        follow_redirects=True)
+    bad = client.submit(
+        f"/admin/users/{target.id}/role", {"role": "superuser"}, follow_redirects=True
+    )
     assert "valid role" in bad.get_data(as_text=True)
     assert users.get(target.id).role == "instructor"
 
 
 def test_admin_cannot_change_their_own_role(client, auth, users):
     admin = auth.login("admin")
-    response = client.submit(f"/admin/users/{admin.id}/role", {"role": "learner"},
-                             follow_redirects=True)
+    response = client.submit(
+        f"/admin/users/{admin.id}/role", {"role": "learner"}, follow_redirects=True
+    )
     assert "cannot change your own role" in response.get_data(as_text=True)
     assert users.get(admin.id).role == "admin"
 
@@ -55,16 +57,30 @@ def test_non_admins_cannot_change_roles(app, users):
 
 
 def test_cli_create_admin_and_set_role(runner, users, app):
-    result = runner.invoke(args=["users", "create-admin", "root@example.com", "--name", "Root",
-                                 "--password", "root password long"])
+    result = runner.invoke(
+        args=[
+            "users",
+            "create-admin",
+            "root@example.com",
+            "--name",
+            "Root",
+            "--password",
+            "root password long",
+        ]
+    )
     assert result.exit_code == 0, result.output
     client = app.test_client()
-    assert client.submit("/signin", {"email": "root@example.com",
-                                     "password": "root password long"}).status_code == 302
+    assert (
+        client.submit(
+            "/signin", {"email": "root@example.com", "password": "root password long"}
+        ).status_code
+        == 302
+    )
     assert client.get("/admin/users").status_code == 200
 
-    weak = runner.invoke(args=["users", "create-admin", "weak@example.com",
-                               "--password", "password1234"])
+    weak = runner.invoke(
+        args=["users", "create-admin", "weak@example.com", "--password", "password1234"]
+    )
     assert weak.exit_code != 0 and "too common" in weak.output
 
     learner = users.create(email="learner@example.com")

@@ -8,8 +8,10 @@ from tests.conftest import PASSWORD
 def test_project_pages_crud(client, auth):
     auth.login()
     assert "No projects yet" in client.get("/projects/").get_data(as_text=True)
-    created = client.submit("/projects/new", {"name": "Bird feeder", "description": "Wood",
-                                              "course_slug": "woodwork-101"})
+    created = client.submit(
+        "/projects/new",
+        {"name": "Bird feeder", "description": "Wood", "course_slug": "woodwork-101"},
+    )
     assert created.status_code == 302
     url = created.headers["Location"]
     page = client.get(url).get_data(as_text=True)
@@ -23,8 +25,12 @@ def test_project_pages_crud(client, auth):
 
 def test_project_page_validation(client, auth):
     auth.login()
-    for data in [{"name": ""}, {"name": "<i>x</i>"}, {"name": "ok", "course_slug": "Not A Slug"},
-                 {"name": "ok", "course_slug": "../../x"}]:
+    for data in [
+        {"name": ""},
+        {"name": "<i>x</i>"},
+        {"name": "ok", "course_slug": "Not A Slug"},
+        {"name": "ok", "course_slug": "../../x"},
+    ]:
         assert client.submit("/projects/new", data).status_code == 422, data
     assert "No projects yet" in client.get("/projects/").get_data(as_text=True)
 
@@ -45,8 +51,7 @@ def test_someone_elses_project_is_not_found(client, app, users, api):
     assert "Private" not in client.get("/projects/").get_data(as_text=True)
 
     token = api.login(intruder.email)["access_token"]
-    for method, kwargs in [("GET", {}), ("PUT", {"json": {"name": "Mine now"}}),
-                           ("DELETE", {})]:
+    for method, kwargs in [("GET", {}), ("PUT", {"json": {"name": "Mine now"}}), ("DELETE", {})]:
         response = api.call(method, f"/projects/{project_id}", token, **kwargs)
         assert response.status_code == 404, method
         assert response.json["error"]["code"] == "not_found"
@@ -57,8 +62,12 @@ def test_someone_elses_project_is_not_found(client, app, users, api):
 
 def test_project_api_crud(api, users):
     token = api.login(users.create().email)["access_token"]
-    created = api.call("POST", "/projects", token,
-                       json={"name": "Robot", "description": "Arduino", "course_slug": None})
+    created = api.call(
+        "POST",
+        "/projects",
+        token,
+        json={"name": "Robot", "description": "Arduino", "course_slug": None},
+    )
     assert created.status_code == 201
     project = created.json["project"]
     assert project["name"] == "Robot" and project["course_slug"] is None

@@ -1,0 +1,71 @@
+"""Settings come from the environment; production refuses unsafe ones."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.config import ConfigError, Settings
+
+GOOD = {"LECTERN_ENV": "production", "SECRET_KEY": "s" * 48, "JWT_SECRET_KEY": "j" * 48}
+
+
+def test_development_defaults():
+    settings = Settings.from_env({})
+    config = settings.to_flask()
+    assert config["PORT"] == 8000
+    assert config["PUBLIC_URL"] == "http://127.0.0.1:8000"
+    assert config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///")
+    assert config["SQLALCHEMY_DATABASE_URI"].endswith("instance/lectern.sqlite3")
+    assert config["RATELIMIT_STORAGE_URI"] == "memory://"
+    assert config["SESSION_COOKIE_SECURE"] is False
+
+
+def test_environment_overrides_and_types():
+    config = Settings.from_env(
+        {
+            "PORT": "9000",
+            "DATABASE_URL": "postgres://u:p@db/lectern",
+            "REDIS_URL": "redis://cache:6379/0",
+            "RATELIMIT_ENABLED": "false",
+            "TRUSTED_PROXY_COUNT": "2",
+        }
+    ).to_flask()
+    assert config["PUBLIC_URL"] == "http://127.0.0.1:9000"
+    assert config["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg://u:p@db/lectern"
+    assert config["SQLALCHEMY_ENGINE_OPTIONS"]["pool_pre_ping"] is True
+    assert config["SQLALCHEMY_ENGINE_OPTIONS"]["pool_size"] == 10
+    assert config["RATELIMIT_STORAGE_URI"] == "redis://cache:6379/0"
+    assert config["RATELIMIT_ENABLED"] is False
+    assert config["TRUSTED_PROXY_COUNT"] == 2
+
+
+def test_bad_numbers_are_reported():
+    with pytest.raises(ConfigError, match="PORT"):
+        Settings.from_env({"PORT": "eighty"})
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"SECRET_KEY": ""},  # falls back to the dev default
+        {"JWT_SECRET_KEY": ""},
+        {"SECRET_KEY": "short"},
+        {"JWT_SECRET_KEY": "j" * 31},
+        {"JWT_SECRET_KEY": "s" * 48},  # same as SECRET_KEY
+        {"BCRYPT_ROUNDS": "10"},
+    ],
+)
+def test_production_refuses_unsafe_settings(change):
+    with pytest.raises(ConfigError):
+        Settings.from_env({**GOOD, **change})
+
+
+def test_production_with_good_secrets():
+    config = Settings.from_env(GOOD).to_flask()
+    assert config["SESSION_COOKIE_SECURE"] is True
+    assert config["DEBUG"] is False
+
+
+def test_unknown_environment_name():
+    with pytest.raises(ConfigError):
+        Settings.from_env({"LECTERN_ENV": "staging"})

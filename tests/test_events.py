@@ -1,0 +1,151 @@
+"""Outbox and embedded bus: events stored with the change, delivered once, failures retried."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from app.events import InvalidEvent, record_event, subscribe
+from app.events.bus import MAX_ATTEMPTS, EmbeddedBus, deliver, dispatch_pending
+from app.extensions import db
+from tests.conftest import PASSWORD, events_of
+
+
+def test_envelope_shape(client, app):
+    client.submit("/signup", {"name": "Eve", "email": "eve@example.com", "password": PASSWORD})
+    (event,) = events_of(app)
+    envelope = event.envelope()
+    assert set(envelope) == {"id", "type", "version", "occurred_at", "source", "data"}
+    assert envelope["type"] == "user.registered" and envelope["source"] == "accounts"
+    assert envelope["data"]["email"] == "eve@example.com"
+    assert "password" not in str(envelope)
+
+
+def test_events_are_validated_against_their_schema(app):
+    with app.app_context():
+        with pytest.raises(InvalidEvent):
+            record_event("user.registered", {"user_id": "x"}, key="k", source="test")
+        with pytest.raises(InvalidEvent):
+            record_event("user.unknown", {}, key="k", source="test")
+
+
+def test_event_exists_only_if_the_change_commits(app, client):
+    from app.accounts import services
+
+    with app.app_context():
+        services.do_register("rolled@example.com", PASSWORD, "Rolled Back")
+        db.session.rollback()
+    assert events_of(app) == []
+
+
+def test_a_second_delivery_sends_nothing(client, app, outbox):
+    client.submit("/signup", {"name": "Dup", "email": "dup@example.com", "password": PASSWORD})
+    assert len(outbox.messages()) == 1
+    from app.events.models import OutboxEvent
+
+    with app.app_context():
+        event = db.session.query(OutboxEvent).one()
+        deliver(event)  # as if a relay delivered it again
+        db.session.commit()
+    assert len(outbox.messages()) == 1
+
+
+@pytest.fixture
+def flaky_handler():
+    calls = {"n": 0, "fail_until": 0}
+
+    @subscribe("user.email_verified", "test-flaky")
+    def handler(event):
+        calls["n"] += 1
+        if calls["n"] <= calls["fail_until"]:
+            raise RuntimeError("downstream unavailable")
+
+    yield calls
+    from app.events import _SUBSCRIPTIONS
+
+    _SUBSCRIPTIONS[:] = [s for s in _SUBSCRIPTIONS if s.consumer != "test-flaky"]
+
+
+def _verified_event(app):
+    import uuid
+
+    with app.app_context():
+        record_event(
+            "user.email_verified",
+            {"user_id": str(uuid.uuid4()), "email": "a@b.co"},
+            key="k",
+            source="test",
+        )
+        db.session.commit()
+
+
+def _make_due(app):
+    from app.events.models import OutboxEvent
+    from app.timeutil import utcnow
+
+    with app.app_context():
+        db.session.query(OutboxEvent).update({"next_attempt_at": utcnow()})
+        db.session.commit()
+
+
+def test_failures_are_retried_with_backoff_then_succeed(app, flaky_handler):
+    flaky_handler["fail_until"] = 2
+    _verified_event(app)
+    with app.app_context():
+        assert dispatch_pending() == 0
+    (event,) = events_of(app)
+    assert event.status == "pending" and event.attempts == 1
+    assert "downstream unavailable" in event.last_error
+    with app.app_context():
+        assert dispatch_pending() == 0  # not due yet: backoff
+    _make_due(app)
+    with app.app_context():
+        dispatch_pending()
+    _make_due(app)
+    with app.app_context():
+        assert dispatch_pending() == 1
+    (event,) = events_of(app)
+    assert event.status == "dispatched" and flaky_handler["n"] == 3
+
+
+def test_a_poison_event_is_dead_lettered_with_its_reason(app, flaky_handler):
+    flaky_handler["fail_until"] = 10**6
+    _verified_event(app)
+    for _ in range(MAX_ATTEMPTS):
+        _make_due(app)
+        with app.app_context():
+            dispatch_pending()
+    (event,) = events_of(app)
+    assert event.status == "dead" and event.attempts == MAX_ATTEMPTS
+    assert "RuntimeError: downstream unavailable" in event.last_error
+    response = app.test_client().get("/readyz")
+    outbox = next(c for c in response.json["checks"] if c["name"] == "outbox")
+    assert outbox["detail"]["dead"] == 1
+
+
+def test_the_background_bus_delivers_without_being_asked(client, app, outbox):
+    bus = EmbeddedBus(app, interval=0.05)
+    bus.start()
+    try:
+        client.submit("/signup", {"name": "Bg", "email": "bg@example.com", "password": PASSWORD})
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not list(outbox.dir.glob("*.eml")):
+            time.sleep(0.05)
+        assert len(list(outbox.dir.glob("*.eml"))) == 1
+    finally:
+        bus.stop()
+    assert not any(t.name == "embedded-bus" and t.is_alive() for t in threading.enumerate())
+
+
+def test_an_event_recorded_before_a_restart_is_delivered_after(app_factory, outbox):
+    first = app_factory()
+    first.test_client().submit(
+        "/signup", {"name": "Restart", "email": "r@example.com", "password": PASSWORD}
+    )
+    # "Restart": a brand-new app on the same database and data directory.
+    second = app_factory()
+    with second.app_context():
+        assert dispatch_pending() == 1
+    assert len(list(outbox.dir.glob("*.eml"))) == 1
