@@ -20,6 +20,9 @@ max_requests_jitter = 100
 accesslog = None  # the app logs every request as JSON with its request id
 errorlog = "-"
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+# gunicorn's control socket would live at one fixed path per user, so two servers on one
+# machine (say `make run` and the browser tests) would fight over it. We do not use it.
+control_socket_disable = True
 
 
 def post_worker_init(worker):

@@ -84,6 +84,9 @@ def seed_demo(if_empty: bool) -> None:
     """Create demo accounts (development only)."""
     if current_app.config["ENV_NAME"] == "production":
         raise click.ClickException("seed-demo refuses to run in production.")
+    if if_empty and not current_app.config["DEMO_SEED"]:
+        click.echo("DEMO_SEED is off; demo seed skipped.")
+        return
     if if_empty and db.session.scalar(select(func.count()).select_from(User)):
         click.echo("Accounts exist; demo seed skipped.")
         return

@@ -149,3 +149,31 @@ def test_an_event_recorded_before_a_restart_is_delivered_after(app_factory, outb
     with second.app_context():
         assert dispatch_pending() == 1
     assert len(list(outbox.dir.glob("*.eml"))) == 1
+
+
+def test_two_dispatchers_at_once_deliver_each_event_once(app_factory, outbox):
+    from app.accounts import services
+
+    first, second = app_factory(), app_factory()
+    with first.app_context():
+        for i in range(12):
+            services.do_register(f"crowd{i}@example.com", PASSWORD, f"Crowd {i}")
+        db.session.commit()
+    errors = []
+
+    def run(app):
+        try:
+            with app.app_context():
+                while dispatch_pending(limit=3):
+                    pass
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(a,)) for a in (first, second)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert errors == []
+    recipients = sorted(m["To"] for m in outbox.messages())
+    assert recipients == sorted(f"crowd{i}@example.com" for i in range(12))

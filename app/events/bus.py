@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8
 BATCH = 50
+LEASE = timedelta(seconds=60)
 
 
 def _backoff(attempts: int) -> timedelta:
@@ -56,19 +57,40 @@ def deliver(event: OutboxEvent) -> None:
             db.session.rollback()
 
 
+def _claim(seq: int) -> bool:
+    """Take a lease on a due event so that no other dispatcher delivers it meanwhile.
+
+    If this process dies mid-delivery the lease runs out and the event is retried;
+    the receipts keep handlers that had already finished from running again.
+    """
+    now = utcnow()
+    claimed = db.session.execute(
+        update(OutboxEvent)
+        .where(
+            OutboxEvent.seq == seq,
+            OutboxEvent.status == "pending",
+            OutboxEvent.next_attempt_at <= now,
+        )
+        .values(next_attempt_at=now + LEASE)
+    )
+    db.session.commit()
+    return bool(claimed.rowcount == 1)  # type: ignore[attr-defined]
+
+
 def dispatch_pending(limit: int = BATCH) -> int:
     """Deliver due events in order; returns how many were delivered."""
-    now = utcnow()
     due = db.session.scalars(
         select(OutboxEvent.seq)
-        .where(OutboxEvent.status == "pending", OutboxEvent.next_attempt_at <= now)
+        .where(OutboxEvent.status == "pending", OutboxEvent.next_attempt_at <= utcnow())
         .order_by(OutboxEvent.seq)
         .limit(limit)
     ).all()
     delivered = 0
     for seq in due:
+        if not _claim(seq):
+            continue  # another dispatcher has it
         event = db.session.get(OutboxEvent, seq)
-        if event is None or event.status != "pending":
+        if event is None:
             continue
         try:
             deliver(event)
@@ -76,13 +98,13 @@ def dispatch_pending(limit: int = BATCH) -> int:
             db.session.rollback()
             _record_failure(seq, exc)
             continue
-        claimed = db.session.execute(
+        db.session.execute(
             update(OutboxEvent)
-            .where(OutboxEvent.seq == seq, OutboxEvent.status == "pending")
+            .where(OutboxEvent.seq == seq)
             .values(status="dispatched", dispatched_at=utcnow(), last_error=None)
         )
         db.session.commit()
-        delivered += claimed.rowcount  # type: ignore[attr-defined]
+        delivered += 1
     return delivered
 
 
