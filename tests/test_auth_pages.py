@@ -249,3 +249,28 @@ def test_htmx_signup_gets_the_form_partial_or_a_client_redirect(client):
         "/signup", {"name": "A", "email": "a@example.com", "password": PASSWORD}, headers=headers
     )
     assert good.status_code == 204 and good.headers["HX-Redirect"] == "/"
+
+
+def _field_errors(response):
+    import re
+
+    return dict(re.findall(r'id="(\w+)-error">([^<]+)<', response.get_data(as_text=True)))
+
+
+def test_inline_signup_validation_checks_only_the_field_left(client, users):
+    users.create(email="taken@example.com")
+    headers = {"HX-Request": "true", "HX-Trigger-Name": "password"}
+    response = client.submit(
+        "/signup/validate",
+        {"name": "", "email": "bad", "password": "password1234"},
+        headers=headers,
+    )
+    assert response.status_code == 200
+    errors = _field_errors(response)
+    assert list(errors) == ["password"] and "too common" in errors["password"]
+    headers["HX-Trigger-Name"] = "email"
+    taken = client.submit("/signup/validate", {"email": "taken@example.com"}, headers=headers)
+    assert _field_errors(taken) == {}  # whether it is taken is told only on submit
+    bad = client.submit("/signup/validate", {"email": "nope"}, headers=headers)
+    assert "valid email" in _field_errors(bad)["email"]
+    assert users.count() == 1

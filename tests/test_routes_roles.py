@@ -20,6 +20,7 @@ ACCESS = {
     "health.readyz": "public",
     "media.avatar": "public",
     "auth.register": "public",
+    "auth.validate_signup": "public",
     "auth.login": "public",
     "auth.verify_email": "public",
     "auth.forgot_password": "public",

@@ -126,8 +126,10 @@ def load_session_user(session_id: str) -> User | None:
 # ---------------------------------------------------------------- registration
 
 
-def check_register(email: Any, password: Any, name: Any) -> User:
-    """Validate a sign-up and create the account (unverified learner)."""
+def registration_problems(
+    email: Any, password: Any, name: Any
+) -> tuple[dict[str, str], dict[str, str]]:
+    """(clean values, field errors) of a sign-up, without asking whether the email is taken."""
     errors: dict[str, str] = {}
     clean: dict[str, str] = {}
     for field, fn, raw in (("email", clean_email, email), ("name", clean_name, name)):
@@ -139,6 +141,12 @@ def check_register(email: Any, password: Any, name: Any) -> User:
         check_password_rules(password, email=clean.get("email", ""), name=clean.get("name", ""))
     except ValidationFailed as exc:
         errors.update(exc.fields)
+    return clean, errors
+
+
+def check_register(email: Any, password: Any, name: Any) -> User:
+    """Validate a sign-up and create the account (unverified learner)."""
+    clean, errors = registration_problems(email, password, name)
     if errors:
         raise ValidationFailed(fields=errors)
     if find_user_by_email(clean["email"]):

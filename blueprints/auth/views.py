@@ -4,8 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, flash, redirect, request, session, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_login import current_user, login_required, login_user, logout_user
+from htmx_flask import request as hx_request
 
 from app.accounts import services
 from app.errors import Conflict, Unauthenticated, ValidationFailed
@@ -56,6 +66,24 @@ def register() -> Any:
     elif form.is_submitted():
         status = 422
     return render("auth/register.html", "auth/partials/register_form.html", status, form=form)
+
+
+@bp.route("/signup/validate", methods=["POST"])
+@limiter.limit("600 per hour")
+def validate_signup() -> Any:
+    """Inline validation of the one sign-up field the user just left (htmx).
+
+    It checks format and password rules only; whether an email is taken is told
+    on submit, which has the stricter registration rate limit.
+    """
+    form = RegisterForm()
+    _, problems = services.registration_problems(
+        form.email.data, form.password.data, form.name.data
+    )
+    field = hx_request.htmx.trigger_name
+    if field in problems and getattr(form, field).data:
+        getattr(form, field).errors = [problems[field]]
+    return render_template("auth/partials/register_form.html", form=form)
 
 
 @bp.route("/signin", methods=["GET", "POST"])
