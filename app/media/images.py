@@ -36,13 +36,13 @@ def make_avatar(data: bytes, size: int = 256) -> bytes:
                 if width * height > MAX_PIXELS or width < 1 or height < 1:
                     raise ImageRejected("The image has too many pixels.")
                 probe.verify()
-            with Image.open(io.BytesIO(data)) as img:
-                img.seek(0)
-                img = ImageOps.exif_transpose(img)
-                img = img.convert("RGBA" if img.mode in {"RGBA", "LA", "P"} else "RGB")
-                img = ImageOps.fit(img, (size, size), Image.Resampling.LANCZOS)
+            with Image.open(io.BytesIO(data)) as original:
+                original.seek(0)  # first frame of an animation
+                upright = ImageOps.exif_transpose(original)
+                rgb = upright.convert("RGBA" if upright.mode in {"RGBA", "LA", "P"} else "RGB")
+                square = ImageOps.fit(rgb, (size, size), Image.Resampling.LANCZOS)
                 out = io.BytesIO()
-                img.save(out, format="WEBP", quality=85, method=4)
+                square.save(out, format="WEBP", quality=85, method=4)
                 return out.getvalue()
         except ImageRejected:
             raise

@@ -87,13 +87,14 @@ def route(
                 g.body = parse_body(validator)
             return view(*args, **kwargs)
 
+        endpoint: Callable[..., Any] = wrapper
         if limit is not None:
             config_key = limit
-            wrapper = limiter.limit(
+            endpoint = limiter.limit(
                 lambda: current_app.config[config_key], scope=f"api-{view.__name__}"
             )(wrapper)
         flask_path = path.replace("{", "<").replace("}", ">")
-        bp.add_url_rule(flask_path, view.__name__, wrapper, methods=[method])
+        bp.add_url_rule(flask_path, view.__name__, endpoint, methods=[method])
         OPERATIONS.append(
             Operation(
                 path,
