@@ -31,6 +31,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 def register_extensions(app: Flask) -> None:
     from app import logs, security
     from app.accounts import handlers  # noqa: F401 - registers the event subscriptions
+    from app.courses import handlers as course_handlers  # noqa: F401 - same
+    from app.courses.store import init_app as init_documents
     from app.extensions import csrf, db, htmx, limiter, login_manager, migrate
     from app.mail import init_app as init_mail
     from app.media.storage import init_app as init_storage
@@ -46,6 +48,7 @@ def register_extensions(app: Flask) -> None:
     login_manager.init_app(app)
     init_mail(app)
     init_storage(app)
+    init_documents(app)
     init_web(app)
 
 

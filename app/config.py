@@ -38,6 +38,10 @@ class Settings:
     port: int = 8000
     public_url: str = ""
     database_url: str = ""
+    mongodb_uri: str = ""
+    mongodb_db: str = "lectern"
+    document_store: str = ""
+    document_store_path: str = ""
     redis_url: str = ""
     trusted_proxy_count: int = 0
     bcrypt_rounds: int = 12
@@ -104,6 +108,10 @@ class Settings:
         """Refuse unsafe production settings."""
         if self.env not in {"development", "production", "testing"}:
             raise ConfigError("LECTERN_ENV must be development, production or testing")
+        if self.document_store not in {"", "mongodb", "litemongo", "mongomock"}:
+            raise ConfigError("DOCUMENT_STORE must be mongodb, litemongo or mongomock")
+        if self.document_store == "mongodb" and not self.mongodb_uri:
+            raise ConfigError("DOCUMENT_STORE=mongodb needs MONGODB_URI")
         if not self.production:
             return
         for name, value, default in (
@@ -144,6 +152,11 @@ class Settings:
             "PORT": self.port,
             "PUBLIC_URL": (self.public_url or f"http://127.0.0.1:{self.port}").rstrip("/"),
             "SQLALCHEMY_DATABASE_URI": database_url,
+            "MONGODB_URI": self.mongodb_uri,
+            "MONGODB_DB": self.mongodb_db,
+            "DOCUMENT_STORE": self.document_store
+            or ("mongodb" if self.mongodb_uri else "litemongo"),
+            "DOCUMENT_STORE_PATH": self.document_store_path,
             "SQLALCHEMY_ENGINE_OPTIONS": engine_options,
             "REDIS_URL": self.redis_url,
             "TRUSTED_PROXY_COUNT": self.trusted_proxy_count,

@@ -102,6 +102,7 @@ def base_config(tmp_path: Path, database_uri: str, **overrides: Any) -> dict[str
         "RATELIMIT_ENABLED": False,
         "RATELIMIT_STORAGE_URI": "memory://",
         "PUBLIC_URL": "http://lectern.test",
+        "DOCUMENT_STORE": "mongomock",
         "SERVER_NAME": None,
     }
     if "postgresql" in database_uri:

@@ -8,7 +8,6 @@ Functions add to the session; the caller (view, CLI, worker) commits.
 from __future__ import annotations
 
 import logging
-import re
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -28,6 +27,7 @@ from app.media.images import ImageRejected, make_avatar
 from app.media.storage import storage
 from app.ratelimits import check_account_limit, consume_account_limit, hit_account_limit
 from app.timeutil import utcnow
+from app.validation import clean_name, clean_slug, clean_text, collect
 
 log = logging.getLogger(__name__)
 
@@ -36,9 +36,6 @@ VERIFY = "verify_email"
 RESET = "reset_password"
 NAME_MAX = 100
 BIO_MAX = 2000
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_CONTROL_IN_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # newlines and tabs are fine
-_MARKUP = re.compile(r"[<>]")
 SIGNIN_FAILED = "The email or password is incorrect."
 
 
@@ -56,30 +53,6 @@ def clean_email(raw: Any) -> str:
     if len(info.normalized) > 254:
         raise ValidationFailed(fields={"email": "That email address is too long."})
     return info.normalized
-
-
-def clean_name(raw: Any, field: str = "name", max_length: int = NAME_MAX) -> str:
-    if not isinstance(raw, str) or not raw.strip():
-        raise ValidationFailed(fields={field: "This field is required."})
-    value = " ".join(raw.split())
-    if len(value) > max_length:
-        raise ValidationFailed(fields={field: f"Use at most {max_length} characters."})
-    if _CONTROL.search(value) or _MARKUP.search(value):
-        raise ValidationFailed(fields={field: "Names cannot contain < or > or control characters."})
-    return value
-
-
-def clean_text(raw: Any, field: str, max_length: int) -> str:
-    if raw is None:
-        return ""
-    if not isinstance(raw, str):
-        raise ValidationFailed(fields={field: "Must be text."})
-    value = raw.replace("\r\n", "\n").strip()
-    if len(value) > max_length:
-        raise ValidationFailed(fields={field: f"Use at most {max_length} characters."})
-    if _CONTROL_IN_TEXT.search(value):
-        raise ValidationFailed(fields={field: "Remove control characters."})
-    return value
 
 
 def check_password_rules(
@@ -609,29 +582,17 @@ def search_users(actor: Any, query: str = "", page: int = 1, per_page: int = 25)
 
 PROJECT_NAME_MAX = 120
 PROJECT_DESCRIPTION_MAX = 5000
-_SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 
 
 def _clean_project(name: Any, description: Any, course_slug: Any) -> dict[str, Any]:
-    errors: dict[str, str] = {}
-    out: dict[str, Any] = {}
-    for field, fn in (
+    return collect(
         ("name", lambda: clean_name(name, "name", PROJECT_NAME_MAX)),
         ("description", lambda: clean_text(description, "description", PROJECT_DESCRIPTION_MAX)),
-    ):
-        try:
-            out[field] = fn()
-        except ValidationFailed as exc:
-            errors.update(exc.fields)
-    if course_slug in (None, ""):
-        out["course_slug"] = None
-    elif isinstance(course_slug, str) and len(course_slug) <= 120 and _SLUG.match(course_slug):
-        out["course_slug"] = course_slug
-    else:
-        errors["course_slug"] = "Use a course slug: lower-case letters, digits and dashes."
-    if errors:
-        raise ValidationFailed(fields=errors)
-    return out
+        (
+            "course_slug",
+            lambda: None if course_slug in (None, "") else clean_slug(course_slug, "course_slug"),
+        ),
+    )
 
 
 def list_projects(user: User) -> list[Project]:

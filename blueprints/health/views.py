@@ -10,6 +10,7 @@ from typing import Any
 from flask import Blueprint, current_app, jsonify
 from sqlalchemy import func, select, text
 
+from app.courses.store import ping as ping_documents
 from app.events.models import OutboxEvent
 from app.extensions import db, limiter
 
@@ -67,6 +68,7 @@ def readyz() -> Any:
     """Readiness: every configured backend answers."""
     checks = [
         _check("database", _database),
+        _check("documents", ping_documents),
         _check("data_dir", _data_dir),
         _check("outbox", _outbox),
     ]

@@ -1,0 +1,193 @@
+"""Finding courses: catalog search with facets, and fetching one course for a reader."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from mongoengine import DictField, Document, IntField, ListField, Q, StringField
+
+from app.courses import policies
+from app.courses.documents import LEVELS, Course
+from app.errors import NotFound, ValidationFailed
+from app.text import search_terms
+from app.timeutil import utcnow
+
+SORTS = {
+    "newest": ("-published_at", "-id"),
+    "popular": ("-enrollment_count", "-published_at", "-id"),
+    "rating": ("-rating_avg", "-rating_count", "-id"),
+    "title": ("title", "id"),
+}
+MAX_PER_PAGE = 50
+# Everything a catalog card needs; never the sections (which can be large).
+SUMMARY_FIELDS = (
+    "slug",
+    "title",
+    "subtitle",
+    "category",
+    "tags",
+    "level",
+    "language",
+    "cover_key",
+    "instructor",
+    "status",
+    "lesson_count",
+    "duration_minutes",
+    "enrollment_count",
+    "rating_count",
+    "rating_avg",
+    "published_at",
+)
+
+
+@dataclass(frozen=True)
+class CatalogQuery:
+    q: str = ""
+    category: str = ""
+    level: str = ""
+    language: str = ""
+    tag: str = ""
+    sort: str = "newest"
+    page: int = 1
+    per_page: int = 12
+
+    def params(self, **changes: Any) -> dict[str, Any]:
+        """URL parameters for this query with `changes`, leaving out the defaults."""
+        data = {**self.__dict__, **changes}
+        defaults = CatalogQuery().__dict__
+        return {k: v for k, v in data.items() if v not in ("", None) and v != defaults[k]}
+
+
+def _one_string(args: Mapping[str, Any], name: str, max_length: int = 100) -> str:
+    value = args.get(name, "")
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise ValidationFailed(fields={name: "Must be text."})
+    return value.strip()[:max_length]
+
+
+def parse_catalog_query(args: Mapping[str, Any]) -> CatalogQuery:
+    """Validate catalog parameters (query string or JSON); bad values are a 422."""
+    errors: dict[str, str] = {}
+    values: dict[str, Any] = {}
+    for name in ("q", "category", "language", "tag"):
+        try:
+            values[name] = _one_string(args, name)
+        except ValidationFailed as exc:
+            errors.update(exc.fields)
+    level = args.get("level", "") or ""
+    if level and level not in LEVELS:
+        errors["level"] = f"Choose one of: {', '.join(LEVELS)}."
+    sort = args.get("sort", "") or "newest"
+    if sort not in SORTS:
+        errors["sort"] = f"Choose one of: {', '.join(SORTS)}."
+    for name, default, hi in (("page", 1, 10_000), ("per_page", 12, MAX_PER_PAGE)):
+        raw = args.get(name)
+        try:
+            values[name] = default if raw in (None, "") else int(raw)
+            if not 1 <= values[name] <= hi:
+                raise ValueError
+        except (TypeError, ValueError):
+            errors[name] = f"Use a whole number from 1 to {hi}."
+    if errors:
+        raise ValidationFailed(fields=errors)
+    return CatalogQuery(level=level, sort=sort, **values)
+
+
+class CatalogFacets(Document):
+    """Facet counts over published courses, recomputed when the catalog changes,
+    so a catalog page never aggregates over every course."""
+
+    key = StringField(primary_key=True, default="catalog")
+    category = DictField()
+    level = DictField()
+    language = DictField()
+    tag = DictField()
+    course_count = IntField(default=0)
+    languages = ListField(StringField())
+
+    meta = {"collection": "catalog_facets"}
+
+
+FACETS = ("category", "level", "language", "tag")
+
+
+def refresh_facets() -> CatalogFacets:
+    """Recount the facets; call after a course enters or leaves the catalog or changes."""
+    published = {"$match": {"status": "published"}}
+    counts: dict[str, dict[str, int]] = {}
+    for name, path in (
+        ("category", "$category"),
+        ("level", "$level"),
+        ("language", "$language"),
+        ("tag", "$tags"),
+    ):
+        pipeline: list[dict[str, Any]] = [published]
+        if name == "tag":
+            pipeline.append({"$unwind": "$tags"})
+        pipeline.append({"$group": {"_id": path, "n": {"$sum": 1}}})
+        counts[name] = {
+            row["_id"]: row["n"] for row in Course.objects.aggregate(pipeline) if row["_id"]
+        }
+    facets = CatalogFacets(
+        key="catalog", course_count=Course.objects(status="published").count(), **counts
+    )
+    facets.save()
+    return facets
+
+
+def current_facets() -> CatalogFacets:
+    return CatalogFacets.objects(key="catalog").first() or CatalogFacets()
+
+
+@dataclass
+class CatalogPage:
+    query: CatalogQuery
+    items: list[Course]
+    total: int
+    facets: CatalogFacets
+    generated_at: Any = field(default_factory=utcnow)
+
+    @property
+    def pages(self) -> int:
+        return max(1, math.ceil(self.total / self.query.per_page))
+
+
+def search_catalog(query: CatalogQuery) -> CatalogPage:
+    """Published courses matching the query, one page of them, and the facet counts."""
+    condition = Q(status="published")
+    for name, field_name in (
+        ("category", "category"),
+        ("level", "level"),
+        ("language", "language"),
+        ("tag", "tags"),
+    ):
+        value = getattr(query, name)
+        if value:
+            condition &= Q(**{field_name: value})
+    for term in search_terms(query.q):
+        # Prefix match on an indexed list of words: "pyth" finds "python".
+        condition &= Q(keywords__startswith=term)
+    courses = Course.objects(condition)
+    total = courses.count()
+    items = list(
+        courses.only(*SUMMARY_FIELDS)
+        .order_by(*SORTS[query.sort])
+        .skip((query.page - 1) * query.per_page)
+        .limit(query.per_page)
+    )
+    return CatalogPage(query, items, total, current_facets())
+
+
+def access_course(actor: Any, slug: Any) -> Course:
+    """The course with `slug` if the actor may see it; drafts of others are NotFound."""
+    if not isinstance(slug, str) or not 0 < len(slug) <= 120:
+        raise NotFound("No such course.")
+    course = Course.objects(slug=slug).first()
+    if course is None or not policies.can_see(actor, course):
+        raise NotFound("No such course.")
+    return course

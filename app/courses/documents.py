@@ -1,0 +1,249 @@
+"""MongoDB documents of the courses context (mongoengine).
+
+A course holds its sections and lessons as embedded documents, so a course
+page, a lesson page or an outline is one read however many lessons there are.
+A learner's progress through one course lives in one Enrollment document.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from typing import Any
+
+from mongoengine import (
+    BooleanField,
+    DateTimeField,
+    DictField,
+    Document,
+    EmbeddedDocument,
+    EmbeddedDocumentField,
+    EmbeddedDocumentListField,
+    FloatField,
+    IntField,
+    ListField,
+    MapField,
+    StringField,
+)
+
+from app.text import keywords
+from app.timeutil import as_utc, utcnow
+
+STATUSES = ("draft", "in_review", "published", "unpublished")
+LEVELS = ("beginner", "intermediate", "advanced")
+KINDS = ("video", "reading", "file", "quiz")
+MEDIA_STATES = ("none", "uploading", "processing", "ready", "failed")
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def aware(value: Any) -> Any:
+    """Stores hand datetimes back naive (UTC); make them aware again."""
+    return as_utc(value) if value is not None else None
+
+
+class Choice(EmbeddedDocument):
+    id = StringField(required=True, default=new_id)
+    text = StringField(required=True, max_length=500)
+
+
+class Question(EmbeddedDocument):
+    id = StringField(required=True, default=new_id)
+    prompt = StringField(required=True, max_length=2000)
+    multiple = BooleanField(default=False)  # single or multiple choice
+    choices = EmbeddedDocumentListField(Choice)
+    correct = ListField(StringField())  # choice ids; never sent before an attempt
+    explanation = StringField(default="", max_length=2000)
+
+
+class Media(EmbeddedDocument):
+    key = StringField()
+    filename = StringField(max_length=200)
+    content_type = StringField(max_length=100)
+    size = IntField(default=0)
+    status = StringField(choices=MEDIA_STATES, default="none")
+    error = StringField(default="")
+    page_count = IntField()
+    duration_seconds = IntField()
+
+
+class Lesson(EmbeddedDocument):
+    id = StringField(required=True, default=new_id)
+    title = StringField(required=True, max_length=200)
+    kind = StringField(required=True, choices=KINDS)
+    preview = BooleanField(default=False)  # free preview for anyone
+    required = BooleanField(default=True)  # counts towards completion
+    duration_minutes = IntField(default=0, min_value=0)
+    body = StringField(default="")  # Markdown for reading lessons, notes for the others
+    media = EmbeddedDocumentField(Media, default=Media)
+    pass_mark = IntField(default=70, min_value=0, max_value=100)
+    questions = EmbeddedDocumentListField(Question)
+
+
+class Section(EmbeddedDocument):
+    id = StringField(required=True, default=new_id)
+    title = StringField(required=True, max_length=200)
+    lessons = EmbeddedDocumentListField(Lesson)
+
+
+class Instructor(EmbeddedDocument):
+    id = StringField(required=True)
+    name = StringField(required=True, max_length=100)
+    deleted = BooleanField(default=False)  # the account is gone; an admin reassigns
+
+
+class Course(Document):
+    slug = StringField(required=True, unique=True, max_length=120)
+    title = StringField(required=True, max_length=200)
+    subtitle = StringField(default="", max_length=300)
+    description = StringField(default="")
+    category = StringField(default="", max_length=60)
+    tags = ListField(StringField(max_length=40))
+    level = StringField(choices=LEVELS, default="beginner")
+    language = StringField(default="en", max_length=10)
+    cover_key = StringField()
+    instructor = EmbeddedDocumentField(Instructor, required=True)
+    status = StringField(choices=STATUSES, default="draft")
+    review_note = StringField(default="")
+    sections = EmbeddedDocumentListField(Section)
+    lesson_count = IntField(default=0)
+    duration_minutes = IntField(default=0)
+    enrollment_count = IntField(default=0)
+    rating_count = IntField(default=0)
+    rating_sum = IntField(default=0)
+    rating_avg = FloatField(default=0.0)
+    keywords = ListField(StringField())  # words for prefix search (see app.text.keywords)
+    created_at = DateTimeField(default=utcnow)
+    updated_at = DateTimeField(default=utcnow)
+    submitted_at = DateTimeField()
+    published_at = DateTimeField()
+
+    meta = {
+        "collection": "courses",
+        "indexes": [
+            "status",
+            "instructor.id",
+            ("status", "-published_at"),
+            ("status", "-enrollment_count"),
+            ("status", "-rating_avg"),
+            ("status", "category"),
+            ("status", "keywords"),
+        ],
+    }
+
+    def lessons(self) -> list[tuple[Section, Lesson]]:
+        return [(s, lesson) for s in self.sections for lesson in s.lessons]
+
+    def find_lesson(self, lesson_id: str) -> tuple[Section, Lesson] | None:
+        for section, lesson in self.lessons():
+            if lesson.id == lesson_id:
+                return section, lesson
+        return None
+
+    def recount(self) -> None:
+        """Keep the denormalised outline counters in step with the sections."""
+        lessons = [lesson for _, lesson in self.lessons()]
+        self.lesson_count = len(lessons)
+        self.duration_minutes = sum(lesson.duration_minutes or 0 for lesson in lessons)
+        self.keywords = keywords(
+            self.title,
+            self.subtitle,
+            self.category,
+            " ".join(self.tags),
+            self.instructor.name,
+            self.description,
+        )
+
+
+class LessonProgress(EmbeddedDocument):
+    completed = BooleanField(default=False)
+    completed_at = DateTimeField()
+    position_seconds = IntField(default=0, min_value=0)
+    last_visited_at = DateTimeField()
+    best_score = IntField()
+
+
+class Enrollment(Document):
+    user_id = StringField(required=True)
+    course_id = StringField(required=True)
+    course_slug = StringField(required=True)
+    enrolled_at = DateTimeField(default=utcnow)
+    last_lesson_id = StringField()
+    last_visited_at = DateTimeField()
+    progress = MapField(EmbeddedDocumentField(LessonProgress))  # lesson id -> progress
+    completed_count = IntField(default=0)
+    percent = IntField(default=0)
+    completed_at = DateTimeField()
+    certificate_code = StringField()
+
+    meta = {
+        "collection": "enrollments",
+        "indexes": [
+            {"fields": ["user_id", "course_id"], "unique": True},
+            ("course_id", "enrolled_at"),
+            ("user_id", "-last_visited_at"),
+        ],
+    }
+
+
+class QuizAttempt(Document):
+    user_id = StringField(required=True)
+    course_id = StringField(required=True)
+    lesson_id = StringField(required=True)
+    answers = DictField()  # question id -> [choice ids]
+    score = IntField(required=True)
+    passed = BooleanField(required=True)
+    created_at = DateTimeField(default=utcnow)
+
+    meta = {
+        "collection": "quiz_attempts",
+        "indexes": [("user_id", "course_id", "lesson_id", "-created_at")],
+    }
+
+
+class Review(Document):
+    course_id = StringField(required=True)
+    user_id = StringField(required=True)
+    user_name = StringField(required=True, max_length=100)
+    rating = IntField(required=True, min_value=1, max_value=5)
+    body = StringField(default="", max_length=5000)
+    hidden = BooleanField(default=False)
+    reported_by = ListField(StringField())
+    report_count = IntField(default=0)
+    created_at = DateTimeField(default=utcnow)
+    updated_at = DateTimeField(default=utcnow)
+
+    meta = {
+        "collection": "reviews",
+        "indexes": [
+            {"fields": ["course_id", "user_id"], "unique": True},
+            ("course_id", "hidden", "-created_at"),
+            ("hidden", "-report_count"),
+            "user_id",
+        ],
+    }
+
+
+def new_certificate_code() -> str:
+    return secrets.token_hex(8).upper()
+
+
+class Certificate(Document):
+    code = StringField(required=True, unique=True, default=new_certificate_code)
+    user_id = StringField(required=True)
+    user_name = StringField(required=True)
+    course_id = StringField(required=True)
+    course_slug = StringField(required=True)
+    course_title = StringField(required=True)
+    instructor_name = StringField(required=True)
+    issued_at = DateTimeField(default=utcnow)
+
+    meta = {
+        "collection": "certificates",
+        "indexes": [{"fields": ["user_id", "course_id"], "unique": True}],
+    }
+
+
+ALL = (Course, Enrollment, QuizAttempt, Review, Certificate)

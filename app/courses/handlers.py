@@ -1,0 +1,39 @@
+"""The course side's event consumers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.courses.catalog import refresh_facets
+from app.courses.documents import Certificate, Course, Enrollment, QuizAttempt, Review
+from app.courses.reviews import refresh_rating
+from app.events import subscribe
+
+CONSUMER = "courses-accounts"
+
+
+@subscribe("user.deleted", CONSUMER)
+def on_user_deleted(event: dict[str, Any]) -> None:
+    """Remove a deleted user's learning data; unpublish and flag their courses.
+
+    Idempotent: each enrolment's counter is decremented only by the call that
+    actually deleted it, so a redelivery changes nothing.
+    """
+    user_id = event["data"]["user_id"]
+    for enrollment in Enrollment.objects(user_id=user_id).only("id", "course_id"):
+        if Enrollment.objects(id=enrollment.id).delete():
+            Course.objects(id=enrollment.course_id).update_one(dec__enrollment_count=1)
+    QuizAttempt.objects(user_id=user_id).delete()
+    Certificate.objects(user_id=user_id).delete()
+    reviewed = Review.objects(user_id=user_id).distinct("course_id")
+    Review.objects(user_id=user_id).delete()
+    for course_id in reviewed:
+        refresh_rating(course_id)
+    taught = Course.objects(instructor__id=user_id)
+    changed = taught.filter(status__in=["published", "in_review"]).update(
+        set__status="unpublished",
+        set__review_note="The instructor's account was deleted; an admin can reassign it.",
+    )
+    taught.update(set__instructor__deleted=True)
+    if changed or reviewed:
+        refresh_facets()

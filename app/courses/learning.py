@@ -1,0 +1,331 @@
+"""Learning: enrolment, lessons, progress, quizzes and certificates."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from mongoengine.errors import NotUniqueError
+
+from app.courses import policies
+from app.courses.documents import (
+    Certificate,
+    Course,
+    Enrollment,
+    Lesson,
+    LessonProgress,
+    QuizAttempt,
+    Section,
+)
+from app.errors import Conflict, Forbidden, NotFound, Unauthenticated, ValidationFailed
+from app.timeutil import utcnow
+
+POSITION_MAX = 24 * 3600
+
+
+# ---------------------------------------------------------------- enrolment
+
+
+def get_enrollment(actor: Any, course: Course) -> Enrollment | None:
+    user_id = policies.uid(actor)
+    if user_id is None:
+        return None
+    return Enrollment.objects(user_id=user_id, course_id=str(course.id)).first()
+
+
+def do_enroll(actor: Any, course: Course) -> tuple[Enrollment, bool]:
+    """Enrol the actor (free); returns (enrolment, created). Enrolling twice changes nothing."""
+    user_id = policies.uid(actor)
+    if user_id is None:
+        raise Unauthenticated("Sign in to enrol.")
+    if course.status != "published":
+        raise Conflict("This course is not open for enrolment.")
+    existing = get_enrollment(actor, course)
+    if existing is not None:
+        return existing, False
+    enrollment = Enrollment(user_id=user_id, course_id=str(course.id), course_slug=course.slug)
+    try:
+        enrollment.save(force_insert=True)
+    except NotUniqueError:  # a double click that raced us
+        return Enrollment.objects.get(user_id=user_id, course_id=str(course.id)), False
+    Course.objects(id=course.id).update_one(inc__enrollment_count=1)
+    course.enrollment_count += 1
+    return enrollment, True
+
+
+@dataclass
+class EnrolledCourse:
+    enrollment: Enrollment
+    course: Course
+
+    @property
+    def resume(self) -> tuple[Section, Lesson] | None:
+        return resume_point(self.course, self.enrollment)
+
+
+def my_enrollments(actor: Any, limit: int = 100) -> list[EnrolledCourse]:
+    """The actor's courses, most recently visited first: two queries however many."""
+    user_id = policies.uid(actor)
+    if user_id is None:
+        raise Unauthenticated()
+    enrollments = list(
+        Enrollment.objects(user_id=user_id)
+        .order_by("-last_visited_at", "-enrolled_at")
+        .limit(limit)
+    )
+    ids = [e.course_id for e in enrollments]
+    courses = {str(c.id): c for c in Course.objects(id__in=ids).exclude("description", "keywords")}
+    return [EnrolledCourse(e, courses[e.course_id]) for e in enrollments if e.course_id in courses]
+
+
+def resume_point(course: Course, enrollment: Enrollment | None) -> tuple[Section, Lesson] | None:
+    """Where to continue: the last lesson visited if unfinished, else the first unfinished."""
+    lessons = course.lessons()
+    if not lessons:
+        return None
+    progress = enrollment.progress if enrollment else {}
+    if enrollment and enrollment.last_lesson_id:
+        found = course.find_lesson(enrollment.last_lesson_id)
+        if found and not _done(progress, found[1].id):
+            return found
+    for pair in lessons:
+        if not _done(progress, pair[1].id):
+            return pair
+    return lessons[0]
+
+
+def _done(progress: dict[str, LessonProgress], lesson_id: str) -> bool:
+    entry = progress.get(lesson_id)
+    return bool(entry and entry.completed)
+
+
+# ---------------------------------------------------------------- lessons
+
+
+@dataclass
+class LessonView:
+    course: Course
+    section: Section
+    lesson: Lesson
+    enrollment: Enrollment | None
+    previous: Lesson | None
+    next: Lesson | None
+
+
+def access_lesson(actor: Any, course: Course, lesson_id: Any) -> LessonView:
+    """A lesson the actor may open (SPEC §4: enrolled, the instructor, staff, or a preview)."""
+    found = course.find_lesson(lesson_id) if isinstance(lesson_id, str) else None
+    if found is None:
+        raise NotFound("No such lesson.")
+    section, lesson = found
+    enrollment = get_enrollment(actor, course)
+    if not policies.can_open_lesson(actor, course, lesson, enrollment is not None):
+        if policies.uid(actor) is None:
+            raise Unauthenticated("Sign in and enrol to open this lesson.")
+        raise Forbidden("Enrol in the course to open this lesson.")
+    ordered = [item for _, item in course.lessons()]
+    index = next(i for i, item in enumerate(ordered) if item.id == lesson.id)
+    return LessonView(
+        course,
+        section,
+        lesson,
+        enrollment,
+        ordered[index - 1] if index > 0 else None,
+        ordered[index + 1] if index + 1 < len(ordered) else None,
+    )
+
+
+def record_visit(view: LessonView) -> None:
+    """Remember the lesson as the place to continue from (one atomic update)."""
+    if view.enrollment is None:
+        return
+    now = utcnow()
+    Enrollment.objects(id=view.enrollment.id).update_one(
+        set__last_lesson_id=view.lesson.id,
+        set__last_visited_at=now,
+        **{f"set__progress__{view.lesson.id}__last_visited_at": now},
+    )
+
+
+def _required_ids(course: Course) -> list[str]:
+    return [lesson.id for _, lesson in course.lessons() if lesson.required]
+
+
+def _recompute(enrollment: Enrollment, course: Course) -> None:
+    required = _required_ids(course)
+    done = sum(1 for lesson_id in required if _done(enrollment.progress, lesson_id))
+    enrollment.completed_count = done
+    enrollment.percent = 100 if not required else int(done * 100 / len(required))
+    if enrollment.percent == 100 and enrollment.completed_at is None and required:
+        enrollment.completed_at = utcnow()
+
+
+def record_progress(
+    actor: Any,
+    course: Course,
+    lesson_id: Any,
+    *,
+    completed: Any = None,
+    position_seconds: Any = None,
+) -> LessonProgress:
+    """Mark a lesson complete (or not) and/or remember the video position."""
+    view = access_lesson(actor, course, lesson_id)
+    enrollment = view.enrollment
+    if enrollment is None:
+        raise Forbidden("Enrol in the course to track progress.")
+    if completed is not None and not isinstance(completed, bool):
+        raise ValidationFailed(fields={"completed": "Must be true or false."})
+    if position_seconds is not None and (
+        isinstance(position_seconds, bool)
+        or not isinstance(position_seconds, int)
+        or not 0 <= position_seconds <= POSITION_MAX
+    ):
+        raise ValidationFailed(fields={"position_seconds": f"Use 0 to {POSITION_MAX}."})
+    now = utcnow()
+    entry = enrollment.progress.get(view.lesson.id) or LessonProgress()
+    if completed is not None and completed != entry.completed:
+        entry.completed = completed
+        entry.completed_at = now if completed else None
+    if position_seconds is not None:
+        entry.position_seconds = position_seconds
+    entry.last_visited_at = now
+    enrollment.progress[view.lesson.id] = entry
+    enrollment.last_lesson_id = view.lesson.id
+    enrollment.last_visited_at = now
+    _recompute(enrollment, course)
+    enrollment.save()
+    if enrollment.percent == 100 and not enrollment.certificate_code:
+        issue_certificate(actor, course, enrollment)
+    return entry
+
+
+# ---------------------------------------------------------------- quizzes
+
+
+def public_questions(lesson: Lesson) -> list[dict[str, Any]]:
+    """The questions as a learner sees them before answering: never the correct choices."""
+    return [
+        {
+            "id": q.id,
+            "prompt": q.prompt,
+            "multiple": bool(q.multiple),
+            "choices": [{"id": c.id, "text": c.text} for c in q.choices],
+        }
+        for q in lesson.questions
+    ]
+
+
+def _clean_answers(lesson: Lesson, raw: Any) -> dict[str, list[str]]:
+    if not isinstance(raw, dict):
+        raise ValidationFailed(fields={"answers": "Give answers as {question id: [choice ids]}."})
+    questions = {q.id: q for q in lesson.questions}
+    answers: dict[str, list[str]] = {}
+    for question_id, picked in raw.items():
+        question = questions.get(question_id)
+        if question is None:
+            raise ValidationFailed(fields={"answers": "An answer names an unknown question."})
+        if isinstance(picked, str):
+            picked = [picked]
+        valid = {c.id for c in question.choices}
+        if not isinstance(picked, list) or not all(
+            isinstance(p, str) and p in valid for p in picked
+        ):
+            raise ValidationFailed(fields={f"answers.{question_id}": "Unknown choice."})
+        if not question.multiple and len(picked) > 1:
+            raise ValidationFailed(fields={f"answers.{question_id}": "Pick one choice."})
+        answers[question_id] = sorted(set(picked))
+    return answers
+
+
+@dataclass
+class GradedQuestion:
+    question: Any
+    picked: list[str]
+    correct: bool
+
+
+def grade(lesson: Lesson, answers: dict[str, list[str]]) -> tuple[int, list[GradedQuestion]]:
+    graded = [
+        GradedQuestion(q, answers.get(q.id, []), sorted(answers.get(q.id, [])) == sorted(q.correct))
+        for q in lesson.questions
+    ]
+    score = round(100 * sum(g.correct for g in graded) / len(graded)) if graded else 0
+    return score, graded
+
+
+def submit_quiz(
+    actor: Any, course: Course, lesson_id: Any, raw_answers: Any
+) -> tuple[QuizAttempt, list[GradedQuestion]]:
+    """Grade an attempt; a pass marks the lesson complete."""
+    view = access_lesson(actor, course, lesson_id)
+    lesson = view.lesson
+    if lesson.kind != "quiz" or not lesson.questions:
+        raise NotFound("This lesson has no quiz.")
+    if view.enrollment is None:
+        raise Forbidden("Enrol in the course to take the quiz.")
+    answers = _clean_answers(lesson, raw_answers)
+    score, graded = grade(lesson, answers)
+    passed = score >= lesson.pass_mark
+    attempt = QuizAttempt(
+        user_id=policies.uid(actor),
+        course_id=str(course.id),
+        lesson_id=lesson.id,
+        answers=answers,
+        score=score,
+        passed=passed,
+    )
+    attempt.save()
+    entry = view.enrollment.progress.get(lesson.id) or LessonProgress()
+    entry.best_score = max(entry.best_score or 0, score)
+    view.enrollment.progress[lesson.id] = entry
+    view.enrollment.save()
+    if passed:
+        record_progress(actor, course, lesson.id, completed=True)
+    return attempt, graded
+
+
+def attempts_for(actor: Any, course: Course, lesson: Lesson, limit: int = 5) -> list[QuizAttempt]:
+    return list(
+        QuizAttempt.objects(
+            user_id=policies.uid(actor), course_id=str(course.id), lesson_id=lesson.id
+        )
+        .order_by("-created_at")
+        .limit(limit)
+    )
+
+
+# ---------------------------------------------------------------- certificates
+
+
+def issue_certificate(actor: Any, course: Course, enrollment: Enrollment) -> Certificate:
+    """The certificate for a completed course, issued once."""
+    if enrollment.percent < 100 or enrollment.user_id != policies.uid(actor):
+        raise Conflict("Finish every required lesson first.")
+    existing = Certificate.objects(user_id=enrollment.user_id, course_id=str(course.id)).first()
+    if existing is not None:
+        return existing
+    certificate = Certificate(
+        user_id=enrollment.user_id,
+        user_name=actor.name,
+        course_id=str(course.id),
+        course_slug=course.slug,
+        course_title=course.title,
+        instructor_name=course.instructor.name,
+    )
+    try:
+        certificate.save(force_insert=True)
+    except NotUniqueError:
+        return Certificate.objects.get(user_id=enrollment.user_id, course_id=str(course.id))
+    Enrollment.objects(id=enrollment.id).update_one(set__certificate_code=certificate.code)
+    enrollment.certificate_code = certificate.code
+    return certificate
+
+
+def verify_certificate(code: Any) -> Certificate:
+    """A certificate by its public code (for the verification page)."""
+    if not isinstance(code, str) or not code.isalnum() or len(code) > 32:
+        raise NotFound("No certificate has this code.")
+    certificate = Certificate.objects(code=code.upper()).first()
+    if certificate is None:
+        raise NotFound("No certificate has this code.")
+    return certificate

@@ -1,0 +1,393 @@
+"""Authoring: instructors create and edit courses, sections and lessons, and move a
+course through draft -> in_review -> published (-> unpublished)."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Any
+
+from mongoengine.errors import NotUniqueError
+
+from app.courses import policies
+from app.courses.catalog import refresh_facets
+from app.courses.documents import (
+    KINDS,
+    LEVELS,
+    Choice,
+    Course,
+    Instructor,
+    Lesson,
+    Question,
+    Section,
+)
+from app.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from app.timeutil import utcnow
+from app.validation import clean_choice, clean_int, clean_name, clean_slug, clean_text, collect
+
+TITLE_MAX = 200
+DESCRIPTION_MAX = 20_000
+BODY_MAX = 100_000
+MAX_SECTIONS = 200
+MAX_LESSONS = 2_000
+MAX_QUESTIONS = 100
+MAX_CHOICES = 10
+_LANG = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$")
+
+
+def slugify(title: str) -> str:
+    ascii_title = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_title.lower()).strip("-")
+    return slug[:80].strip("-") or "course"
+
+
+def _clean_tags(raw: Any) -> list[str]:
+    if raw in (None, ""):
+        return []
+    if isinstance(raw, str):
+        raw = raw.split(",")
+    if not isinstance(raw, list) or not all(isinstance(t, str) for t in raw):
+        raise ValidationFailed(fields={"tags": "Give tags as a list of words."})
+    tags: dict[str, None] = {}
+    for tag in raw:
+        tag = " ".join(tag.lower().split())
+        if tag:
+            if len(tag) > 40 or "<" in tag or ">" in tag:
+                raise ValidationFailed(fields={"tags": "Tags are short words without < or >."})
+            tags.setdefault(tag, None)
+    if len(tags) > 12:
+        raise ValidationFailed(fields={"tags": "Use at most 12 tags."})
+    return list(tags)
+
+
+def _clean_language(raw: Any) -> str:
+    if not isinstance(raw, str) or not _LANG.match(raw.strip()):
+        raise ValidationFailed(fields={"language": "Use a language code such as en or pt-BR."})
+    return raw.strip()
+
+
+def clean_course_fields(data: dict[str, Any], *, partial: bool = False) -> dict[str, Any]:
+    """Validated course metadata; with `partial`, only the keys present."""
+    checks = {
+        "title": lambda: clean_name(data.get("title"), "title", TITLE_MAX),
+        "subtitle": lambda: clean_text(data.get("subtitle"), "subtitle", 300),
+        "description": lambda: clean_text(data.get("description"), "description", DESCRIPTION_MAX),
+        "category": lambda: clean_text(data.get("category"), "category", 60),
+        "tags": lambda: _clean_tags(data.get("tags")),
+        "level": lambda: clean_choice(data.get("level") or "beginner", "level", LEVELS),
+        "language": lambda: _clean_language(data.get("language") or "en"),
+    }
+    keys = [k for k in checks if k in data] if partial else list(checks)
+    out = collect(*[(k, checks[k]) for k in keys])
+    for key in ("category", "subtitle"):
+        if key in out and ("<" in out[key] or ">" in out[key]):
+            raise ValidationFailed(fields={key: "Remove < and >."})
+    return out
+
+
+# ---------------------------------------------------------------- access
+
+
+def access_editable(actor: Any, slug: Any) -> Course:
+    """A course the actor may edit; anyone else's is NotFound (not even its existence)."""
+    if not isinstance(slug, str):
+        raise NotFound("No such course.")
+    course = Course.objects(slug=slug).first()
+    if course is None or not policies.can_edit(actor, course):
+        if course is not None and policies.is_staff(actor):
+            raise Forbidden("Only the course's instructor can edit it.")
+        raise NotFound("No such course.")
+    return course
+
+
+def instructor_courses(actor: Any) -> list[Course]:
+    """The actor's own courses, most recently changed first."""
+    if not policies.can_author(actor):
+        raise Forbidden("Only instructors can create courses.")
+    return list(
+        Course.objects(instructor__id=policies.uid(actor))
+        .exclude("sections", "description", "keywords")
+        .order_by("-updated_at")
+    )
+
+
+# ---------------------------------------------------------------- courses
+
+
+def create_course(actor: Any, data: dict[str, Any]) -> Course:
+    """A new draft course owned by the actor, with a unique slug from its title."""
+    if not policies.can_author(actor):
+        raise Forbidden("Only instructors can create courses.")
+    fields = clean_course_fields(data)
+    wanted = data.get("slug")
+    base = clean_slug(wanted) if wanted else slugify(fields["title"])
+    instructor = Instructor(id=policies.uid(actor), name=actor.name)
+    for attempt in range(20):
+        slug = base if attempt == 0 else f"{base}-{attempt + 1}"
+        course = Course(slug=slug, instructor=instructor, **fields)
+        course.recount()
+        try:
+            course.save(force_insert=True)
+            return course
+        except NotUniqueError:
+            if wanted:
+                raise Conflict(
+                    "That address is taken.", fields={"slug": "That address is taken."}
+                ) from None
+    raise Conflict("Could not find a free address for this course; choose one.")
+
+
+def update_course(course: Course, data: dict[str, Any]) -> Course:
+    """Change the course's metadata (only the fields given)."""
+    for key, value in clean_course_fields(data, partial=True).items():
+        setattr(course, key, value)
+    _save(course)
+    return course
+
+
+def _save(course: Course) -> None:
+    course.recount()
+    course.updated_at = utcnow()
+    course.save()
+    if course.status == "published":
+        refresh_facets()
+
+
+# ---------------------------------------------------------------- sections
+
+
+def _find_section(course: Course, section_id: Any) -> Section:
+    for section in course.sections:
+        if section.id == section_id:
+            return section
+    raise NotFound("No such section.")
+
+
+def _find_lesson(course: Course, lesson_id: Any) -> tuple[Section, Lesson]:
+    found = course.find_lesson(lesson_id) if isinstance(lesson_id, str) else None
+    if found is None:
+        raise NotFound("No such lesson.")
+    return found
+
+
+def add_section(course: Course, title: Any) -> Section:
+    if len(course.sections) >= MAX_SECTIONS:
+        raise ValidationFailed(fields={"title": f"A course has at most {MAX_SECTIONS} sections."})
+    section = Section(title=clean_name(title, "title", TITLE_MAX))
+    course.sections.append(section)
+    _save(course)
+    return section
+
+
+def rename_section(course: Course, section_id: Any, title: Any) -> Section:
+    section = _find_section(course, section_id)
+    section.title = clean_name(title, "title", TITLE_MAX)
+    _save(course)
+    return section
+
+
+def delete_section(course: Course, section_id: Any) -> None:
+    section = _find_section(course, section_id)
+    course.sections = [s for s in course.sections if s.id != section.id]
+    _save(course)
+
+
+def _move(items: list[Any], index: int, direction: Any) -> None:
+    if direction not in ("up", "down"):
+        raise ValidationFailed(fields={"direction": "Choose up or down."})
+    other = index - 1 if direction == "up" else index + 1
+    if 0 <= other < len(items):
+        items[index], items[other] = items[other], items[index]
+
+
+def move_section(course: Course, section_id: Any, direction: Any) -> None:
+    section = _find_section(course, section_id)
+    items = list(course.sections)
+    _move(items, items.index(section), direction)
+    course.sections = items
+    _save(course)
+
+
+# ---------------------------------------------------------------- lessons
+
+
+def _clean_questions(raw: Any) -> list[Question]:
+    """Quiz questions from a list of {prompt, multiple, choices: [{text, correct}], explanation}."""
+    if raw in (None, ""):
+        return []
+    if not isinstance(raw, list) or len(raw) > MAX_QUESTIONS:
+        raise ValidationFailed(fields={"questions": f"Give at most {MAX_QUESTIONS} questions."})
+    questions = []
+    for n, item in enumerate(raw, start=1):
+        where = f"questions.{n}"
+        if not isinstance(item, dict):
+            raise ValidationFailed(fields={where: "Each question is an object."})
+        prompt = clean_text(item.get("prompt"), where, 2000, required=True)
+        explanation = clean_text(item.get("explanation"), where, 2000)
+        raw_choices = item.get("choices")
+        if not isinstance(raw_choices, list) or not 2 <= len(raw_choices) <= MAX_CHOICES:
+            raise ValidationFailed(fields={where: f"Give 2 to {MAX_CHOICES} choices."})
+        choices, correct = [], []
+        for choice in raw_choices:
+            if not isinstance(choice, dict):
+                raise ValidationFailed(fields={where: "Each choice is an object."})
+            c = Choice(text=clean_text(choice.get("text"), where, 500, required=True))
+            choices.append(c)
+            if choice.get("correct") is True:
+                correct.append(c.id)
+        multiple = item.get("multiple") is True
+        if not correct or (not multiple and len(correct) != 1):
+            raise ValidationFailed(
+                fields={
+                    where: "Mark exactly one correct choice (or at least one for multiple choice)."
+                }
+            )
+        questions.append(
+            Question(
+                prompt=prompt,
+                multiple=multiple,
+                choices=choices,
+                correct=correct,
+                explanation=explanation,
+            )
+        )
+    return questions
+
+
+def clean_lesson_fields(data: dict[str, Any], *, kind: str | None = None) -> dict[str, Any]:
+    kind = kind or clean_choice(data.get("kind"), "kind", KINDS)
+    checks: list[tuple[str, Any]] = [
+        ("title", lambda: clean_name(data.get("title"), "title", TITLE_MAX)),
+        ("preview", lambda: bool(data.get("preview") in (True, "y", "on", "true", "1"))),
+        ("required", lambda: data.get("required", True) not in (False, "", "false", "0", None)),
+        (
+            "duration_minutes",
+            lambda: clean_int(data.get("duration_minutes"), "duration_minutes", 0, 1440, default=0),
+        ),
+        ("body", lambda: clean_text(data.get("body"), "body", BODY_MAX)),
+    ]
+    if kind == "quiz":
+        checks.append(
+            ("pass_mark", lambda: clean_int(data.get("pass_mark"), "pass_mark", 0, 100, default=70))
+        )
+        if "questions" in data:
+            checks.append(("questions", lambda: _clean_questions(data.get("questions"))))
+    out = collect(*checks)
+    out["kind"] = kind
+    return out
+
+
+def add_lesson(course: Course, section_id: Any, data: dict[str, Any]) -> Lesson:
+    section = _find_section(course, section_id)
+    if course.lesson_count >= MAX_LESSONS:
+        raise ValidationFailed(fields={"title": f"A course has at most {MAX_LESSONS} lessons."})
+    lesson = Lesson(**clean_lesson_fields(data))
+    section.lessons.append(lesson)
+    _save(course)
+    return lesson
+
+
+def update_lesson(course: Course, lesson_id: Any, data: dict[str, Any]) -> Lesson:
+    _, lesson = _find_lesson(course, lesson_id)
+    for key, value in clean_lesson_fields(data, kind=lesson.kind).items():
+        setattr(lesson, key, value)
+    _save(course)
+    return lesson
+
+
+def delete_lesson(course: Course, lesson_id: Any) -> None:
+    section, lesson = _find_lesson(course, lesson_id)
+    section.lessons = [item for item in section.lessons if item.id != lesson.id]
+    _save(course)
+
+
+def move_lesson(course: Course, lesson_id: Any, direction: Any) -> None:
+    """Move a lesson up or down; past the end of its section it moves to the next one."""
+    section, lesson = _find_lesson(course, lesson_id)
+    lessons = list(section.lessons)
+    index = lessons.index(lesson)
+    sections = list(course.sections)
+    s_index = sections.index(section)
+    if direction == "up" and index == 0 and s_index > 0:
+        section.lessons = lessons[1:]
+        sections[s_index - 1].lessons.append(lesson)
+    elif direction == "down" and index == len(lessons) - 1 and s_index < len(sections) - 1:
+        section.lessons = lessons[:-1]
+        sections[s_index + 1].lessons.insert(0, lesson)
+    else:
+        _move(lessons, index, direction)
+        section.lessons = lessons
+    _save(course)
+
+
+# ---------------------------------------------------------------- workflow
+
+
+def _transition(course: Course, allowed_from: tuple[str, ...], to: str, **changes: Any) -> None:
+    """Change status only if it is still what we read (two moderators at once: one wins)."""
+    if course.status not in allowed_from:
+        raise Conflict(f"A course that is {course.status.replace('_', ' ')} cannot be {to}.")
+    updated = Course.objects(id=course.id, status=course.status).update_one(
+        set__status=to, set__updated_at=utcnow(), **{f"set__{k}": v for k, v in changes.items()}
+    )
+    if updated != 1:
+        raise Conflict("Someone else changed this course's status just now; reload.")
+    course.reload()
+    refresh_facets()
+
+
+def submit_for_review(course: Course) -> None:
+    """The instructor asks moderators to publish the course."""
+    if course.lesson_count == 0:
+        raise ValidationFailed(
+            "Add at least one lesson before submitting the course.",
+            fields={"status": "The course has no lessons."},
+        )
+    _transition(
+        course, ("draft", "unpublished"), "in_review", submitted_at=utcnow(), review_note=""
+    )
+
+
+def withdraw(course: Course) -> None:
+    """The instructor takes a submission back to edit it."""
+    _transition(course, ("in_review",), "draft")
+
+
+def approve(actor: Any, course: Course) -> None:
+    """A moderator publishes a course that is in review."""
+    if not policies.can_moderate(actor):
+        raise Forbidden()
+    _transition(
+        course,
+        ("in_review",),
+        "published",
+        published_at=course.published_at or utcnow(),
+        review_note="",
+    )
+
+
+def reject(actor: Any, course: Course, note: Any) -> None:
+    """A moderator sends a course back to its instructor with a note."""
+    if not policies.can_moderate(actor):
+        raise Forbidden()
+    _transition(
+        course, ("in_review",), "draft", review_note=clean_text(note, "note", 2000, required=True)
+    )
+
+
+def unpublish(actor: Any, course: Course, note: Any = "") -> None:
+    """Take a published course out of the catalog (its instructor or a moderator)."""
+    if not (policies.can_edit(actor, course) or policies.can_moderate(actor)):
+        raise Forbidden()
+    _transition(course, ("published",), "unpublished", review_note=clean_text(note, "note", 2000))
+
+
+def review_queue(actor: Any) -> list[Course]:
+    """Courses waiting for a moderator, oldest submission first."""
+    if not policies.can_moderate(actor):
+        raise Forbidden()
+    return list(
+        Course.objects(status="in_review")
+        .exclude("sections", "description", "keywords")
+        .order_by("submitted_at")
+    )
