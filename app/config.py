@@ -64,6 +64,7 @@ class Settings:
     ratelimit_verify: str = "30 per hour"
     ratelimit_verify_account: str = "5 per hour"
     ratelimit_refresh: str = "300 per hour"
+    ratelimit_refresh_account: str = "60 per hour"
     mail_from: str = "Lectern <no-reply@lectern.local>"
     log_level: str = "INFO"
     event_bus: str = "embedded"
@@ -137,7 +138,8 @@ class Settings:
             database_url = "postgresql+psycopg://" + database_url.removeprefix("postgres://")
         elif database_url.startswith("postgresql://"):
             database_url = "postgresql+psycopg://" + database_url.removeprefix("postgresql://")
-        engine_options: dict[str, Any] = {"pool_pre_ping": True}
+        # hide_parameters: a failed statement's values (a password hash, say) never reach a log.
+        engine_options: dict[str, Any] = {"pool_pre_ping": True, "hide_parameters": True}
         if database_url.startswith("postgresql"):
             engine_options.update(pool_size=10, max_overflow=10, pool_recycle=1800)
         from datetime import timedelta
@@ -191,6 +193,7 @@ class Settings:
             "RATELIMIT_VERIFY": self.ratelimit_verify,
             "RATELIMIT_VERIFY_ACCOUNT": self.ratelimit_verify_account,
             "RATELIMIT_REFRESH": self.ratelimit_refresh,
+            "RATELIMIT_REFRESH_ACCOUNT": self.ratelimit_refresh_account,
             "MAIL_FROM": self.mail_from,
             "LOG_LEVEL": self.log_level,
             "EVENT_BUS": self.event_bus,

@@ -53,6 +53,11 @@ def _record_factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
     return record
 
 
+def _route() -> str:
+    rule = request.url_rule
+    return rule.rule if rule is not None else "(no route)"
+
+
 def configure_logging(app: Flask) -> None:
     logging.setLogRecordFactory(_record_factory)
     root = logging.getLogger()
@@ -76,6 +81,8 @@ def configure_logging(app: Flask) -> None:
             return response
         access.info(
             "request",
-            extra={"method": request.method, "path": request.path, "status": response.status_code},
+            # The route pattern, not the path: paths carry secrets such as
+            # /reset-password/<token>.
+            extra={"method": request.method, "route": _route(), "status": response.status_code},
         )
         return response

@@ -96,25 +96,24 @@ def test_expired_refresh_token(api, users, app):
     assert response.status_code == 401
 
 
-def test_logout_revokes_only_that_family(api, users):
+def test_logout_ends_every_session_and_token(api, users, app):
     user = users.create()
+    browser = app.test_client()
+    browser.submit("/signin", {"email": user.email, "password": PASSWORD})
     phone, tablet = api.login(user.email), api.login(user.email)
     assert (
         api.call("POST", "/auth/logout", json={"refresh_token": phone["refresh_token"]}).status_code
         == 204
     )
-    assert (
-        api.call(
-            "POST", "/auth/refresh", json={"refresh_token": phone["refresh_token"]}
-        ).status_code
-        == 401
-    )
-    assert (
-        api.call(
-            "POST", "/auth/refresh", json={"refresh_token": tablet["refresh_token"]}
-        ).status_code
-        == 200
-    )
+    for pair in (phone, tablet):
+        assert (
+            api.call(
+                "POST", "/auth/refresh", json={"refresh_token": pair["refresh_token"]}
+            ).status_code
+            == 401
+        )
+        assert api.call("GET", "/users/profile", pair["access_token"]).status_code == 401
+    assert browser.get("/account/profile").status_code == 302
     # Unknown tokens: still 204, nothing to tell an attacker.
     assert api.call("POST", "/auth/logout", json={"refresh_token": "x" * 43}).status_code == 204
 

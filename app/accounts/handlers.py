@@ -50,8 +50,8 @@ def on_email_verified(event: dict[str, Any]) -> None:
 
 @subscribe("user.password_reset_requested", CONSUMER)
 def on_password_reset_requested(event: dict[str, Any]) -> None:
-    """Send a single-use password reset link."""
-    user = services.get_user(event["data"]["user_id"])
+    """Send a single-use password reset link if the address has an account."""
+    user = services.find_user_by_email(event["data"]["email"])
     if user is None:
         return
     token = services.create_one_time_token(user, services.RESET)

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import unicodedata
 import uuid
 from datetime import datetime
 from enum import StrEnum
 
 from flask_login import UserMixin
-from sqlalchemy import ForeignKey, Index, String, Text, Uuid, func
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import ForeignKey, String, Text, Uuid
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from app.extensions import db
 from app.timeutil import utcnow
 from app.types import UTCDateTime
+
+
+def email_key(email: str) -> str:
+    """How an address is compared: trimmed, NFC, lower-cased by Python (SQLite's
+    lower() only knows ASCII, so the database never does this)."""
+    return unicodedata.normalize("NFC", email.strip()).lower()
 
 
 class Role(StrEnum):
@@ -27,6 +34,7 @@ class User(UserMixin, db.Model):  # type: ignore[name-defined,misc]
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     email: Mapped[str] = mapped_column(String(254))
+    email_key: Mapped[str] = mapped_column(String(254), unique=True)
     name: Mapped[str] = mapped_column(String(100))
     bio: Mapped[str] = mapped_column(Text, default="")
     avatar_key: Mapped[str | None] = mapped_column(String(200), nullable=True)
@@ -42,7 +50,10 @@ class User(UserMixin, db.Model):  # type: ignore[name-defined,misc]
         back_populates="owner", cascade="all, delete-orphan", passive_deletes=True
     )
 
-    __table_args__ = (Index("uq_users_email_lower", func.lower(email), unique=True),)
+    @validates("email")
+    def _keep_email_key(self, _key: str, value: str) -> str:
+        self.email_key = email_key(value)
+        return value
 
     def get_id(self) -> str:
         # The epoch is part of the session id, so bumping it signs out every session.

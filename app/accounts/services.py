@@ -8,6 +8,7 @@ Functions add to the session; the caller (view, CLI, worker) commits.
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -16,16 +17,17 @@ from typing import Any
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 from sqlalchemy import func, or_, select, update
+from sqlalchemy.exc import IntegrityError
 
 from app.accounts import passwords
-from app.accounts.models import OneTimeToken, Project, RefreshToken, Role, User
+from app.accounts.models import OneTimeToken, Project, RefreshToken, Role, User, email_key
 from app.accounts.tokens import issue_access_token, new_secret_token, token_digest
 from app.errors import Conflict, Forbidden, NotFound, Unauthenticated, ValidationFailed
 from app.events import record_event
 from app.extensions import db
 from app.media.images import ImageRejected, make_avatar
 from app.media.storage import storage
-from app.ratelimits import check_account_limit, consume_account_limit, hit_account_limit
+from app.ratelimits import clear_account_limit, consume_account_limit
 from app.timeutil import utcnow
 from app.validation import clean_name, clean_slug, clean_text, collect
 
@@ -37,6 +39,22 @@ RESET = "reset_password"
 NAME_MAX = 100
 BIO_MAX = 2000
 SIGNIN_FAILED = "The email or password is incorrect."
+EMAIL_TAKEN = "An account with this email already exists. Sign in or reset your password."
+_LOOKS_LIKE_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,190}\.[^@\s]{1,63}$")
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _loggable(account: str) -> str:
+    """An address for the log, but never something else typed into the email box
+    (people type passwords there)."""
+    return account if _LOOKS_LIKE_EMAIL.match(account) else "[not an email address]"
+
+
+def _usable_email(raw: Any) -> str | None:
+    """The lookup key of a typed email, or None for input no account can have."""
+    if not isinstance(raw, str) or not raw.strip() or len(raw) > 320 or _UNPRINTABLE.search(raw):
+        return None
+    return email_key(raw)
 
 
 # ---------------------------------------------------------------- validation
@@ -83,7 +101,7 @@ def get_user(user_id: uuid.UUID | str) -> User | None:
 def find_user_by_email(email: str) -> User | None:
     if not isinstance(email, str):
         return None
-    stmt = select(User).where(func.lower(User.email) == email.strip().lower())
+    stmt = select(User).where(User.email_key == email_key(email))
     return db.session.scalars(stmt).first()
 
 
@@ -123,10 +141,7 @@ def check_register(email: Any, password: Any, name: Any) -> User:
     if errors:
         raise ValidationFailed(fields=errors)
     if find_user_by_email(clean["email"]):
-        raise Conflict(
-            "An account with this email already exists. Sign in or reset your password.",
-            fields={"email": "An account with this email already exists."},
-        )
+        raise Conflict(EMAIL_TAKEN, fields={"email": "An account with this email already exists."})
     return do_register(clean["email"], password, clean["name"])
 
 
@@ -141,7 +156,14 @@ def do_register(
         password_hash=passwords.hash_password(password, _rounds()) if password else None,
     )
     db.session.add(user)
-    db.session.flush()
+    try:
+        db.session.flush()
+    except IntegrityError:
+        # Two sign-ups with one address at once: the database's unique index decides.
+        db.session.rollback()
+        raise Conflict(
+            EMAIL_TAKEN, fields={"email": "An account with this email already exists."}
+        ) from None
     record_event(
         "user.registered",
         {"user_id": str(user.id), "email": user.email, "name": user.name},
@@ -156,11 +178,16 @@ def do_register(
 
 
 def authenticate(email: Any, password: Any) -> User:
-    """The user for these credentials; the same error for a wrong email or password."""
-    if not isinstance(email, str) or not isinstance(password, str) or not email.strip():
+    """The user for these credentials; the same error for a wrong email or password.
+
+    Every attempt is counted against the account first (atomically), and a
+    success clears the count, so at most RATELIMIT_ACCOUNT_FAILURES wrong
+    guesses per window reach bcrypt, however many arrive in parallel.
+    """
+    account = _usable_email(email)
+    if account is None or not isinstance(password, str):
         raise Unauthenticated(SIGNIN_FAILED)
-    account = email.strip().lower()[:254]
-    check_account_limit("signin-failures", "RATELIMIT_ACCOUNT_FAILURES", account)
+    consume_account_limit("signin", "RATELIMIT_ACCOUNT_FAILURES", account)
     user = find_user_by_email(account)
     if user is None:
         passwords.burn_time(_rounds())
@@ -168,9 +195,11 @@ def authenticate(email: Any, password: Any) -> User:
     else:
         ok = passwords.check_password(password[: passwords.MAX_LENGTH * 4], user.password_hash)
     if not ok or user is None:
-        hit_account_limit("signin-failures", "RATELIMIT_ACCOUNT_FAILURES", account)
-        log.warning("sign-in failed", extra={"account": account, "known": user is not None})
+        log.warning(
+            "sign-in failed", extra={"account": _loggable(account), "known": user is not None}
+        )
         raise Unauthenticated(SIGNIN_FAILED)
+    clear_account_limit("signin", "RATELIMIT_ACCOUNT_FAILURES", account)
     log.info("sign-in", extra={"user_id": str(user.id)})
     return user
 
@@ -249,6 +278,7 @@ def rotate_refresh_token(raw: Any) -> TokenPair:
         raise Unauthenticated("The refresh token is not valid.")
     if token.expires_at <= now:
         raise Unauthenticated("The refresh token has expired. Sign in again.")
+    consume_account_limit("refresh", "RATELIMIT_REFRESH_ACCOUNT", str(token.user_id))
     # Mark used only if nobody else did in the meantime (two racing refreshes).
     claimed = db.session.execute(
         update(RefreshToken)
@@ -264,11 +294,16 @@ def rotate_refresh_token(raw: Any) -> TokenPair:
     return issue_token_pair(user, family_id=token.family_id)
 
 
-def revoke_refresh_token(raw: Any) -> None:
-    """Sign out one device: revoke the family of this refresh token (unknown tokens: no-op)."""
+def sign_out_with_refresh_token(raw: Any) -> None:
+    """API sign-out. Like the browser's (SPEC §9), it ends every session and token of
+    the user, this device's refresh family included. Unknown tokens: nothing happens."""
     token = _find_refresh(raw)
-    if token is not None:
-        _revoke_family(token.family_id)
+    if token is None:
+        return
+    _revoke_family(token.family_id)
+    user = db.session.get(User, token.user_id)
+    if user is not None:
+        end_all_sessions(user)
 
 
 def user_for_access_claims(user_id: uuid.UUID, epoch: int) -> User | None:
@@ -377,21 +412,13 @@ def request_verification_email(user: User) -> bool:
 
 
 def request_password_reset(email: Any) -> None:
-    """Queue a reset email if the account exists; the caller answers the same either way."""
-    if not isinstance(email, str) or not email.strip():
+    """Queue a reset request. Known and unknown addresses take the same path (one
+    event each); the handler looks the account up and mails only a real one."""
+    account = _usable_email(email)
+    if account is None:
         return
-    account = email.strip().lower()[:254]
     consume_account_limit("reset", "RATELIMIT_RESET_ACCOUNT", account)
-    user = find_user_by_email(account)
-    if user is None:
-        log.info("password reset for unknown account")
-        return
-    record_event(
-        "user.password_reset_requested",
-        {"user_id": str(user.id), "email": user.email},
-        key=str(user.id),
-        source=SOURCE,
-    )
+    record_event("user.password_reset_requested", {"email": account}, key=account, source=SOURCE)
 
 
 def reset_password(raw: Any, new_password: Any) -> User:
@@ -557,17 +584,17 @@ class Page:
 def search_users(actor: Any, query: str = "", page: int = 1, per_page: int = 25) -> Page:
     """Admin: users whose name or email contains `query`, newest first."""
     _require(actor, "admin.users.view")
-    page = max(1, page)
+    page = min(max(1, page), 100_000)
     per_page = min(max(1, per_page), 100)
     stmt = select(User)
     count = select(func.count()).select_from(User)
-    query = (query or "").strip()[:100]
+    query = _UNPRINTABLE.sub("", query or "").strip()[:100]
     if query:
         like = (
             "%" + query.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         )
         cond = or_(
-            func.lower(User.email).like(like, escape="\\"),
+            User.email_key.like(like, escape="\\"),
             func.lower(User.name).like(like, escape="\\"),
         )
         stmt, count = stmt.where(cond), count.where(cond)

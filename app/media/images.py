@@ -9,7 +9,8 @@ from typing import IO
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 ALLOWED_FORMATS = {"JPEG", "PNG", "WEBP", "GIF"}
-MAX_PIXELS = 40_000_000  # far above any real avatar, far below a decompression bomb
+MAX_PIXELS = 16_000_000  # a 16-megapixel photo; decoding more could take gigabytes
+WORKING_SIZE = (1024, 1024)  # shrink to this first, so later steps copy little
 
 
 class ImageRejected(ValueError):
@@ -38,6 +39,8 @@ def make_avatar(data: bytes, size: int = 256) -> bytes:
                 probe.verify()
             with Image.open(io.BytesIO(data)) as original:
                 original.seek(0)  # first frame of an animation
+                original.draft("RGB", WORKING_SIZE)  # JPEG: decode at a reduced scale
+                original.thumbnail(WORKING_SIZE, reducing_gap=2.0)
                 upright = ImageOps.exif_transpose(original)
                 rgb = upright.convert("RGBA" if upright.mode in {"RGBA", "LA", "P"} else "RGB")
                 square = ImageOps.fit(rgb, (size, size), Image.Resampling.LANCZOS)

@@ -36,7 +36,7 @@ def require_admin() -> None:
 def users() -> Any:
     """Search users by name or email (live with htmx, a plain GET form without)."""
     query = request.args.get("q", "", type=str)
-    page = request.args.get("page", 1, type=int) or 1
+    page = min(max(request.args.get("page", 1, type=int) or 1, 1), 100_000)
     result = services.search_users(current_user, query, page)
     return render(
         "admin/users.html", "admin/partials/rows.html", q=query, result=result, role_form=RoleForm

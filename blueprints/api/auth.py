@@ -98,10 +98,11 @@ def refresh() -> Any:
     tag="auth",
     auth=False,
     body=s.REFRESH,
-    summary="Revoke the refresh token's family (sign this device out)",
+    summary="Sign out: this refresh token's family is revoked and, as for every sign-out "
+    "(SPEC §9), every other session and token of the user ends too",
     responses={204: ("Signed out", None)},
 )
 def logout() -> Any:
-    services.revoke_refresh_token(g.body["refresh_token"])
+    services.sign_out_with_refresh_token(g.body["refresh_token"])
     db.session.commit()
     return "", 204

@@ -13,14 +13,14 @@ from dataclasses import dataclass, field
 from functools import wraps
 from typing import Any
 
-from flask import current_app, g, request
+from flask import g, request
 from jsonschema import Draft202012Validator
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from app.accounts import services
 from app.accounts.tokens import decode_access_token
 from app.errors import LecternError, Unauthenticated, ValidationFailed
-from app.extensions import limiter
+from app.ratelimits import address_limit
 
 MAX_JSON_BYTES = 64 * 1024
 
@@ -89,10 +89,7 @@ def route(
 
         endpoint: Callable[..., Any] = wrapper
         if limit is not None:
-            config_key = limit
-            endpoint = limiter.limit(
-                lambda: current_app.config[config_key], scope=f"api-{view.__name__}"
-            )(wrapper)
+            endpoint = address_limit(limit)(wrapper)
         flask_path = path.replace("{", "<").replace("}", ">")
         bp.add_url_rule(flask_path, view.__name__, endpoint, methods=[method])
         OPERATIONS.append(
@@ -131,6 +128,10 @@ def parse_body(validator: Draft202012Validator) -> dict[str, Any]:
         raise BadRequest() from exc
     if not isinstance(data, dict):
         raise BadRequest("The request body must be a JSON object.")
+    try:
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as exc:  # lone surrogates such as "\ud800"
+        raise BadRequest("The request body holds text that is not valid Unicode.") from exc
     problems: dict[str, str] = {}
     for error in sorted(validator.iter_errors(data), key=lambda e: list(e.path)):
         if error.validator == "additionalProperties":

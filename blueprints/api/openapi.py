@@ -14,6 +14,7 @@ COMMON_ERRORS = {
     400: "Malformed JSON",
     413: "Body too large",
     415: "Not application/json",
+    422: "Fields missing, unknown or invalid",
 }
 
 

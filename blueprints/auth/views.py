@@ -6,7 +6,6 @@ from typing import Any
 
 from flask import (
     Blueprint,
-    current_app,
     flash,
     redirect,
     render_template,
@@ -20,6 +19,7 @@ from htmx_flask import request as hx_request
 from app.accounts import services
 from app.errors import Conflict, Unauthenticated, ValidationFailed
 from app.extensions import db, limiter
+from app.ratelimits import address_limit
 from app.security import start_session_clock
 from app.web import form_errors, render, safe_next
 from blueprints.auth.forms import (
@@ -33,8 +33,7 @@ from blueprints.auth.forms import (
 bp = Blueprint("auth", __name__)
 
 
-def _limit(key: str):
-    return limiter.limit(lambda: current_app.config[key], methods=["POST"], scope=key.lower())
+_limit = address_limit
 
 
 def _sign_in(user: Any) -> None:
