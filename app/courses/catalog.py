@@ -191,3 +191,18 @@ def access_course(actor: Any, slug: Any) -> Course:
     if course is None or not policies.can_see(actor, course):
         raise NotFound("No such course.")
     return course
+
+
+def access_course_by_id(actor: Any, course_id: Any) -> Course:
+    """Like `access_course`, by database id."""
+    from bson import ObjectId
+    from bson.errors import InvalidId
+
+    try:
+        oid = ObjectId(course_id) if isinstance(course_id, str) else None
+    except InvalidId:
+        oid = None
+    course = Course.objects(id=oid).first() if oid else None
+    if course is None or not policies.can_see(actor, course):
+        raise NotFound("No such course.")
+    return course

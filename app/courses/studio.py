@@ -18,6 +18,7 @@ from app.courses.documents import (
     Course,
     Instructor,
     Lesson,
+    Media,
     Question,
     Section,
 )
@@ -391,3 +392,55 @@ def review_queue(actor: Any) -> list[Course]:
         .exclude("sections", "description", "keywords")
         .order_by("submitted_at")
     )
+
+
+# ---------------------------------------------------------------- media
+
+LESSON_FILE_KINDS = {"video": {"video"}, "file": {"pdf", "archive", "text", "image", "audio",
+                                                   "binary"}}
+
+
+def attach_media(course: Course, lesson_id: Any, stream: Any, filename: str,
+                 max_bytes: int) -> Lesson:
+    """Store a lesson's video or file from an upload stream and make it ready.
+
+    The type is decided by content. Transcoding and previews come with the media
+    pipeline; until then a stored file is served as it is.
+    """
+    from app.media.files import FileRejected, store_upload
+    from app.media.storage import storage
+
+    _, lesson = _find_lesson(course, lesson_id)
+    allowed = LESSON_FILE_KINDS.get(lesson.kind)
+    if not allowed:
+        raise ValidationFailed(fields={"file": "Only video and file lessons take a file."})
+    try:
+        key, sniffed, size = store_upload(stream, max_bytes, allowed)
+    except FileRejected as exc:
+        raise ValidationFailed(fields={"file": str(exc)}) from exc
+    old = lesson.media.key if lesson.media else None
+    safe_name = re.sub(r"[^\w.() -]", "_", filename or "")[:120] or f"lesson.{sniffed.extension}"
+    lesson.media = Media(key=key, filename=safe_name, content_type=sniffed.content_type,
+                         size=size, status="ready")
+    _save(course)
+    if old and old != key:
+        storage().delete(old)
+    return lesson
+
+
+def set_cover(course: Course, data: bytes) -> None:
+    """Re-encode an uploaded image as the course's 16:9 cover."""
+    from app.media.images import ImageRejected, make_cover
+    from app.media.storage import storage
+
+    try:
+        encoded = make_cover(data)
+    except ImageRejected as exc:
+        raise ValidationFailed(fields={"cover": str(exc)}) from exc
+    store = storage()
+    key = store.new_key("covers", "webp")
+    store.put(key, encoded)
+    old, course.cover_key = course.cover_key, key
+    _save(course)
+    if old:
+        store.delete(old)

@@ -27,6 +27,16 @@ def read_limited(stream: IO[bytes], max_bytes: int) -> bytes:
 
 def make_avatar(data: bytes, size: int = 256) -> bytes:
     """A square WebP of the image, with EXIF, ICC and every other chunk dropped."""
+    return make_image(data, (size, size))
+
+
+def make_cover(data: bytes) -> bytes:
+    """A 16:9 course cover, re-encoded the same way."""
+    return make_image(data, (960, 540))
+
+
+def make_image(data: bytes, size: tuple[int, int]) -> bytes:
+    """The image cropped to `size` and re-encoded as WebP, every metadata chunk dropped."""
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
@@ -43,7 +53,7 @@ def make_avatar(data: bytes, size: int = 256) -> bytes:
                 original.thumbnail(WORKING_SIZE, reducing_gap=2.0)
                 upright = ImageOps.exif_transpose(original)
                 rgb = upright.convert("RGBA" if upright.mode in {"RGBA", "LA", "P"} else "RGB")
-                square = ImageOps.fit(rgb, (size, size), Image.Resampling.LANCZOS)
+                square = ImageOps.fit(rgb, size, Image.Resampling.LANCZOS)
                 out = io.BytesIO()
                 square.save(out, format="WEBP", quality=85, method=4)
                 return out.getvalue()

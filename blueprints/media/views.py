@@ -1,9 +1,11 @@
-"""Serves locally stored public media (avatars) with safe headers."""
+"""Serves locally stored media with safe headers: avatars and covers publicly, lesson
+files only through a signed, expiring URL."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, send_file
+from flask import Blueprint, Response, abort, request, send_file
 
+from app.media.files import check_signature
 from app.media.storage import storage
 
 bp = Blueprint("media", __name__, url_prefix="/media")
@@ -28,4 +30,63 @@ def avatar(name: str) -> Response:
     response.headers["Content-Disposition"] = "inline"
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Cache-Control"] = "public, max-age=86400, immutable"
+    return response
+
+
+_LESSON_TYPES = {
+    "pdf": "application/pdf",
+    "mp4": "video/mp4",
+    "webm": "video/webm",
+    "ogg": "audio/ogg",
+    "mp3": "audio/mpeg",
+    "png": "image/png",
+    "jpg": "image/jpeg",
+}
+
+
+@bp.route("/covers/<name>")
+def cover(name: str) -> Response:
+    """A course cover image by its random key."""
+    return _serve_public(f"covers/{name}")
+
+
+def _serve_public(key: str) -> Response:
+    store = storage()
+    if not store.exists(key):
+        abort(404)
+    ext = key.rsplit(".", 1)[-1]
+    response = send_file(
+        store.path_for(key),
+        mimetype=_TYPES.get(ext, "application/octet-stream"),
+        max_age=86400,
+        conditional=True,
+    )
+    response.headers["Content-Disposition"] = "inline"
+    response.headers["Cache-Control"] = "public, max-age=86400, immutable"
+    return response
+
+
+@bp.route("/lessons/<name>")
+def lesson_file(name: str) -> Response:
+    """A lesson's file, if the URL's signature is valid and not expired. Range requests
+    work, so videos can seek."""
+    key = f"lessons/{name}"
+    if not check_signature(key, request.args.get("expires"), request.args.get("signature")):
+        abort(403)
+    store = storage()
+    if not store.exists(key):
+        abort(404)
+    ext = name.rsplit(".", 1)[-1]
+    mimetype = _LESSON_TYPES.get(ext, "application/octet-stream")
+    response = send_file(
+        store.path_for(key),
+        mimetype=mimetype,
+        conditional=True,
+        download_name=name,
+        as_attachment=ext not in _LESSON_TYPES,
+    )
+    response.headers["Cache-Control"] = "private, max-age=300"
+    if ext == "pdf":  # shown in the lesson page's frame, so allow that one framing
+        response.headers["Content-Security-Policy"] = "default-src 'none'; frame-ancestors 'self'"
+        response.headers["X-Frame-Options"] = "SAMEORIGIN"
     return response

@@ -1,0 +1,19 @@
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import IntegerField, RadioField, TextAreaField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import InputRequired, Length, NumberRange
+
+
+class ReviewForm(FlaskForm):
+    rating = RadioField(
+        "Your rating",
+        choices=[SelectChoice(str(n), f"{n} star{'s' if n > 1 else ''}") for n in range(5, 0, -1)],
+        validators=[InputRequired("Choose a rating.")],
+    )
+    body = TextAreaField("Your review (optional)", validators=[Length(max=5000)])
+
+
+class ProgressForm(FlaskForm):
+    position_seconds = IntegerField(validators=[NumberRange(min=0, max=86400)])

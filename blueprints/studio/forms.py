@@ -1,0 +1,95 @@
+"""Studio forms. The quiz editor is a plain-text format, so it works without JavaScript."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
+from wtforms import BooleanField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import InputRequired, Length, NumberRange, Optional
+
+from app.courses.documents import KINDS, LEVELS
+
+
+class CourseForm(FlaskForm):
+    title = StringField("Title", validators=[InputRequired(), Length(max=200)])
+    subtitle = StringField("Subtitle", validators=[Optional(), Length(max=300)])
+    description = TextAreaField("Description", validators=[Optional(), Length(max=20000)],
+                                description="Markdown: **bold**, lists, links, headings.")
+    category = StringField("Category", validators=[Optional(), Length(max=60)],
+                           description="One word or two, e.g. Programming.")
+    tags = StringField("Tags", validators=[Optional(), Length(max=600)],
+                       description="Comma separated, e.g. python, beginners.")
+    level = SelectField("Level", choices=[SelectChoice(v, v.title()) for v in LEVELS])
+    language = StringField("Language code", default="en", validators=[InputRequired(),
+                                                                       Length(max=10)])
+
+
+class SectionForm(FlaskForm):
+    title = StringField("Section title", validators=[InputRequired(), Length(max=200)])
+
+
+class LessonForm(FlaskForm):
+    title = StringField("Lesson title", validators=[InputRequired(), Length(max=200)])
+    kind = SelectField("Kind", choices=[SelectChoice(k, k.title()) for k in KINDS])
+    preview = BooleanField("Free preview (anyone can open it)")
+    required = BooleanField("Required for completion", default=True)
+    duration_minutes = IntegerField("Duration in minutes", default=0,
+                                    validators=[Optional(), NumberRange(0, 1440)])
+    body = TextAreaField("Text", validators=[Optional(), Length(max=100000)],
+                         description="Markdown. The reading itself, or notes under a video or file.")
+    pass_mark = IntegerField("Pass mark (%)", default=70,
+                             validators=[Optional(), NumberRange(0, 100)])
+    questions = TextAreaField(
+        "Questions", validators=[Optional(), Length(max=50000)],
+        description="One block per question: '? question' (or '?? question' for several "
+                    "right answers), then '* right choice' / '- wrong choice' lines, "
+                    "then an optional '> explanation'. Blank line between questions.",
+    )
+
+
+class MediaForm(FlaskForm):
+    file = FileField("File", description="Video (MP4, WebM), PDF, or any file to download.")
+
+
+class NoteForm(FlaskForm):
+    note = TextAreaField("Note to the instructor", validators=[Optional(), Length(max=2000)])
+
+
+def parse_quiz_text(text: str) -> list[dict[str, Any]]:
+    """'? prompt' / '* right' / '- wrong' / '> explanation' blocks into question dicts."""
+    questions: list[dict[str, Any]] = []
+    current: dict[str, Any] | None = None
+    for raw in (text or "").replace("\r\n", "\n").split("\n"):
+        line = raw.strip()
+        if not line:
+            continue
+        if line.startswith("?"):
+            multiple = line.startswith("??")
+            current = {"prompt": line.lstrip("?").strip(), "multiple": multiple, "choices": [],
+                       "explanation": ""}
+            questions.append(current)
+        elif current is None:
+            current = {"prompt": line, "multiple": False, "choices": [], "explanation": ""}
+            questions.append(current)
+        elif line[0] in "*-":
+            current["choices"].append({"text": line[1:].strip(), "correct": line[0] == "*"})
+        elif line.startswith(">"):
+            current["explanation"] = (current["explanation"] + " " + line[1:].strip()).strip()
+        else:
+            current["prompt"] = f"{current['prompt']} {line}"
+    return questions
+
+
+def quiz_text(questions: Any) -> str:
+    """The plain-text form of stored questions, for editing."""
+    blocks = []
+    for q in questions:
+        lines = [("?? " if q.multiple else "? ") + q.prompt]
+        lines += [("* " if c.id in q.correct else "- ") + c.text for c in q.choices]
+        if q.explanation:
+            lines.append("> " + q.explanation)
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks)
