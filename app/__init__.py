@@ -57,12 +57,29 @@ def register_blueprints(app: Flask) -> None:
     from blueprints.admin.views import bp as admin_bp
     from blueprints.api import bp as api_bp
     from blueprints.auth.views import bp as auth_bp
+    from blueprints.courses.views import bp as courses_bp
     from blueprints.health.views import bp as health_bp
+    from blueprints.learn.views import bp as learn_bp
     from blueprints.main.views import bp as main_bp
     from blueprints.media.views import bp as media_bp
+    from blueprints.moderation.views import bp as moderation_bp
     from blueprints.projects.views import bp as projects_bp
+    from blueprints.studio.views import bp as studio_bp
 
-    for bp in (main_bp, auth_bp, account_bp, projects_bp, admin_bp, media_bp, health_bp, api_bp):
+    for bp in (
+        main_bp,
+        auth_bp,
+        account_bp,
+        projects_bp,
+        admin_bp,
+        media_bp,
+        health_bp,
+        courses_bp,
+        learn_bp,
+        studio_bp,
+        moderation_bp,
+        api_bp,
+    ):
         app.register_blueprint(bp)
 
 

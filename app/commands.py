@@ -17,14 +17,6 @@ from app.extensions import db
 users_cli = AppGroup("users", help="Manage user accounts.")
 events_cli = AppGroup("events", help="Inspect and deliver events.")
 
-DEMO_PASSWORD = "lectern-demo-2026"  # noqa: S105 - documented demo credential, never in production
-DEMO_USERS = [
-    ("admin@lectern.test", "Ada Admin", Role.ADMIN),
-    ("moderator@lectern.test", "Mo Moderator", Role.MODERATOR),
-    ("instructor@lectern.test", "Ines Instructor", Role.INSTRUCTOR),
-    ("learner@lectern.test", "Lee Learner", Role.LEARNER),
-]
-
 
 def _fail(exc: LecternError) -> None:
     detail = "; ".join(f"{k}: {v}" for k, v in exc.fields.items())
@@ -81,7 +73,9 @@ def set_role(email: str, role: str) -> None:
 @click.option("--if-empty", is_flag=True, help="Do nothing if any account exists.")
 @with_appcontext
 def seed_demo(if_empty: bool) -> None:
-    """Create demo accounts (development only)."""
+    """Create demo accounts and a demo catalog (development only)."""
+    from app.demo import DEMO_PASSWORD, DEMO_USERS, seed_accounts, seed_courses
+
     if current_app.config["ENV_NAME"] == "production":
         raise click.ClickException("seed-demo refuses to run in production.")
     if if_empty and not current_app.config["DEMO_SEED"]:
@@ -90,13 +84,12 @@ def seed_demo(if_empty: bool) -> None:
     if if_empty and db.session.scalar(select(func.count()).select_from(User)):
         click.echo("Accounts exist; demo seed skipped.")
         return
-    for email, name, role in DEMO_USERS:
-        if services.find_user_by_email(email) is None:
-            services.do_register(email, DEMO_PASSWORD, name, role, verified=True)
-    db.session.commit()
+    users = seed_accounts()
+    courses = seed_courses(users, current_app.config["LESSON_MEDIA_MAX_BYTES"])
     click.echo(f"Demo accounts (password: {DEMO_PASSWORD}):")
     for email, _, role in DEMO_USERS:
         click.echo(f"  {role.value:<11} {email}")
+    click.echo(f"Demo courses: {courses}.")
 
 
 @events_cli.command("dispatch")

@@ -47,6 +47,7 @@ class Settings:
     bcrypt_rounds: int = 12
     max_content_length: int = 10 * 1024 * 1024
     avatar_max_bytes: int = 2 * 1024 * 1024
+    lesson_media_max_bytes: int = 500 * 1024 * 1024
     session_idle_minutes: int = 120
     session_absolute_hours: int = 12
     jwt_issuer: str = "lectern"
@@ -165,6 +166,7 @@ class Settings:
             "BCRYPT_ROUNDS": self.bcrypt_rounds,
             "MAX_CONTENT_LENGTH": self.max_content_length,
             "AVATAR_MAX_BYTES": self.avatar_max_bytes,
+            "LESSON_MEDIA_MAX_BYTES": self.lesson_media_max_bytes,
             "SESSION_IDLE_TIMEOUT": timedelta(minutes=self.session_idle_minutes),
             "SESSION_ABSOLUTE_TIMEOUT": timedelta(hours=self.session_absolute_hours),
             "PERMANENT_SESSION_LIFETIME": timedelta(hours=self.session_absolute_hours),

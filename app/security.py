@@ -25,7 +25,18 @@ CSP = "; ".join(
 )
 
 
+# Endpoints that take big uploads, and the setting with their limit. Applied before
+# CSRFProtect parses the form, which would otherwise stop at MAX_CONTENT_LENGTH.
+LARGE_UPLOADS = {"studio.lesson_media": "LESSON_MEDIA_MAX_BYTES"}
+
+
 def init_app(app: Flask) -> None:
+    @app.before_request
+    def upload_limits() -> None:
+        setting = LARGE_UPLOADS.get(request.endpoint or "")
+        if setting:
+            request.max_content_length = app.config[setting]
+
     depth = int(app.config.get("TRUSTED_PROXY_COUNT", 0))
     if depth > 0:
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]

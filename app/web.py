@@ -37,6 +37,10 @@ def init_app(app: Flask) -> None:
             response = Response(status=204, headers={"HX-Redirect": location})
         return response
 
+    from app.text import render_markdown
+
+    app.jinja_env.filters["markdown"] = render_markdown
+
     @app.context_processor
     def template_helpers() -> dict[str, Any]:
         return {"can": can, "role_of": role_of, "avatar_url": avatar_url}
@@ -47,9 +51,13 @@ def is_partial_request() -> bool:
     return bool(hx_request.htmx) and not hx_request.htmx.boosted
 
 
-def render(page: str, partial: str | None = None, status: int = 200, **context: Any) -> Any:
+def render(
+    full_template: str, partial_template: str | None = None, status: int = 200, **context: Any
+) -> Any:
     """One URL, two answers: the whole page, or for htmx the region's partial."""
-    template = partial if partial and is_partial_request() else page
+    template = full_template
+    if partial_template and is_partial_request():
+        template = partial_template
     return render_template(template, **context), status
 
 

@@ -79,8 +79,10 @@ _MIGRATED: set[str] = set()
 
 
 def _prepare_schema(app: Flask) -> None:
-    """Migrate once per database, then empty every table before each test."""
+    """Migrate once per database, then empty every table and collection before each test."""
     from flask_migrate import upgrade
+
+    from app.courses.store import drop_all
 
     uri = app.config["SQLALCHEMY_DATABASE_URI"]
     with app.app_context():
@@ -90,9 +92,16 @@ def _prepare_schema(app: Flask) -> None:
         for table in reversed(db.metadata.sorted_tables):
             db.session.execute(table.delete())
         db.session.commit()
+    drop_all()
 
 
-def base_config(tmp_path: Path, database_uri: str, **overrides: Any) -> dict[str, Any]:
+def base_config(
+    tmp_path: Path,
+    database_uri: str,
+    document_store: str = "mongomock",
+    document_store_path: str = "",
+    **overrides: Any,
+) -> dict[str, Any]:
     config = {
         "TESTING": True,
         "ENV_NAME": "testing",
@@ -102,7 +111,8 @@ def base_config(tmp_path: Path, database_uri: str, **overrides: Any) -> dict[str
         "RATELIMIT_ENABLED": False,
         "RATELIMIT_STORAGE_URI": "memory://",
         "PUBLIC_URL": "http://lectern.test",
-        "DOCUMENT_STORE": "mongomock",
+        "DOCUMENT_STORE": document_store,
+        "DOCUMENT_STORE_PATH": document_store_path,
         "SERVER_NAME": None,
     }
     if "postgresql" in database_uri:
@@ -119,12 +129,27 @@ def database_uri(request: pytest.FixtureRequest, sqlite_url: str) -> str:
 
 
 @pytest.fixture
-def app_factory(tmp_path: Path, database_uri: str) -> Iterator[Any]:
-    """Build apps on this test's database; the schema is emptied once, before the first."""
+def document_store() -> str:
+    """The course documents' store; tests/courses runs on litemongo too."""
+    return "mongomock"
+
+
+@pytest.fixture(scope="session")
+def litemongo_path(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return str(tmp_path_factory.mktemp("litemongo"))
+
+
+@pytest.fixture
+def app_factory(
+    tmp_path: Path, database_uri: str, document_store: str, litemongo_path: str
+) -> Iterator[Any]:
+    """Build apps on this test's databases; they are emptied once, before the first app."""
     made: list[Flask] = []
 
     def make(**overrides: Any) -> Flask:
-        app = create_app(base_config(tmp_path, database_uri, **overrides))
+        app = create_app(
+            base_config(tmp_path, database_uri, document_store, litemongo_path, **overrides)
+        )
         app.test_client_class = Client
         if not made:
             _prepare_schema(app)
@@ -326,3 +351,76 @@ def events_of(app: Flask, event_type: str | None = None) -> list[Any]:
         for row in rows:
             db.session.expunge(row)
         return rows
+
+
+class Courses:
+    """Builds courses through the studio services, as an instructor would."""
+
+    def __init__(self, app: Flask, users: Users):
+        self.app = app
+        self.users = users
+
+    @staticmethod
+    def actor(user: Any) -> Any:
+        from app.demo import Actor
+
+        return Actor(str(user.id), user.role, user.name)
+
+    def draft(
+        self, instructor: Any = None, lessons: Any = ("reading",), title: str = "", **fields: Any
+    ) -> Any:
+        from app.courses import studio
+
+        instructor = instructor or self.users.create("instructor", name="Ina Structor")
+        with self.app.app_context():
+            course = studio.create_course(
+                self.actor(instructor),
+                {"title": title or f"Course {uuid.uuid4().hex[:6]}", **fields},
+            )
+            section = studio.add_section(course, "Part one")
+            for n, kind in enumerate(lessons, start=1):
+                data: dict[str, Any] = {
+                    "title": f"Lesson {n}",
+                    "kind": kind,
+                    "body": f"Body of lesson {n}",
+                }
+                if kind == "quiz":
+                    data["questions"] = [
+                        {
+                            "prompt": "2 + 2?",
+                            "choices": [{"text": "3"}, {"text": "4", "correct": True}],
+                        },
+                        {
+                            "prompt": "Primes?",
+                            "multiple": True,
+                            "explanation": "2 and 3.",
+                            "choices": [
+                                {"text": "2", "correct": True},
+                                {"text": "3", "correct": True},
+                                {"text": "4"},
+                            ],
+                        },
+                    ]
+                    data["pass_mark"] = 100
+                studio.add_lesson(course, section.id, data)
+            course.reload()
+            course.owner = instructor
+            return course
+
+    def published(self, instructor: Any = None, lessons: Any = ("reading",), **kw: Any) -> Any:
+        from app.courses import studio
+
+        course = self.draft(instructor, lessons, **kw)
+        owner = course.owner
+        moderator = self.users.create("moderator", name="Mod")
+        with self.app.app_context():
+            studio.submit_for_review(course)
+            studio.approve(self.actor(moderator), course)
+            course.reload()
+        course.owner = owner
+        return course
+
+
+@pytest.fixture
+def courses(app: Flask, users: Users) -> Courses:
+    return Courses(app, users)

@@ -94,6 +94,6 @@ def test_cli_create_admin_and_set_role(runner, users, app):
 def test_seed_demo_is_idempotent(runner, users):
     first = runner.invoke(args=["seed-demo", "--if-empty"])
     assert first.exit_code == 0 and "admin@lectern.test" in first.output
-    assert users.count() == 4
+    assert users.count() == 6
     second = runner.invoke(args=["seed-demo", "--if-empty"])
-    assert "skipped" in second.output and users.count() == 4
+    assert "skipped" in second.output and users.count() == 6

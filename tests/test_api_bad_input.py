@@ -28,18 +28,35 @@ def _snapshot(app, users):
             .filter(RefreshToken.revoked_at.is_(None))
             .count(),
             "events": len(events_of(app)),
+            "documents": _documents(),
         }
 
 
+def _documents():
+    from app.courses.documents import ALL
+
+    return {
+        model.__name__: sorted(str(d.to_mongo().to_dict()) for d in model.objects) for model in ALL
+    }
+
+
 @pytest.fixture
-def world(api, users, app):
-    """A signed-in user with one project; returns (token, path builder)."""
+def world(api, users, app, courses):
+    """A signed-in user with one project, enrolled in a course with a quiz;
+    returns (token, path builder)."""
     user = users.create(email="owner@example.com", name="Owner")
     token = api.login(user.email)["access_token"]
     project = api.call("POST", "/projects", token, json={"name": "Existing"}).json["project"]
+    course = courses.published(lessons=["quiz"])
+    lesson_id = course.sections[0].lessons[0].id
+    api.call("POST", f"/courses/{course.slug}/enrollment", token)
 
     def path(op):
-        return "/api/v1" + op.path.replace("{project_id}", project["id"])
+        return "/api/v1" + (
+            op.path.replace("{project_id}", project["id"])
+            .replace("{slug}", course.slug)
+            .replace("{lesson_id}", lesson_id)
+        )
 
     return token, path
 
@@ -54,9 +71,28 @@ def _valid_body(op):
         "bio": "bio",
         "description": "d",
         "course_slug": "a-course",
+        "completed": True,
+        "position_seconds": 10,
+        "answers": {},
     }
     required = op.body.get("required", [])
     return {k: samples[k] for k in (required or list(op.body["properties"])[:1])}
+
+
+def _wrong_types(schema):
+    kinds = schema.get("type", "object")
+    kinds = set(kinds if isinstance(kinds, list) else [kinds])
+    candidates = {
+        "string": "text",
+        "integer": 12345,
+        "boolean": True,
+        "array": ["a"],
+        "object": {"a": 1},
+    }
+    out = [value for kind, value in candidates.items() if kind not in kinds]
+    if "integer" in kinds:
+        out.append(-1)  # below every minimum we declare
+    return out
 
 
 @pytest.mark.parametrize("op", BODY_OPS, ids=lambda op: f"{op.method} {op.path}")
@@ -91,11 +127,11 @@ def test_hostile_bodies(op, world, app, users, client):
     # extra field
     checks.append((send(json={**valid, "role": "admin"}), 422))
     checks.append((send(json={**valid, "owner_id": "x"}), 422))
-    for field in op.body["properties"]:
-        # operator objects and wrong types where strings belong
+    for field, schema in op.body["properties"].items():
+        # operator objects and values of the wrong type
         checks.append((send(json={**valid, field: {"$ne": ""}}), 422))
-        checks.append((send(json={**valid, field: ["a"]}), 422))
-        checks.append((send(json={**valid, field: 12345}), 422))
+        for bad in _wrong_types(schema):
+            checks.append((send(json={**valid, field: bad}), 422))
     for field in op.body.get("required", []):
         missing = {k: v for k, v in valid.items() if k != field}
         checks.append((send(json=missing), 422))

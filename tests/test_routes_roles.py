@@ -53,6 +53,46 @@ ACCESS = {
     "api.get_project": "token_owner",
     "api.put_project": "token_owner",
     "api.delete_project": "token_owner",
+    # courses
+    "courses.index": "public",
+    "courses.show": "public",
+    "courses.show_by_id": "public",
+    "courses.certificate": "public",
+    "learn.lesson": "public",  # free previews; the rest is checked per course (test_idor)
+    "media.cover": "public",
+    "media.lesson_file": "signed_url",
+    "courses.enroll": "signed_in",
+    "courses.review": "signed_in",
+    "courses.delete_review": "signed_in",
+    "courses.report_review": "signed_in",
+    "learn.dashboard": "signed_in",
+    "learn.resume": "signed_in",
+    "learn.complete": "signed_in",
+    "learn.quiz": "signed_in",
+    "learn.position": "signed_in",
+    "learn.my_certificate": "signed_in",
+    "studio.index": "author",
+    "studio.create": "author",
+    "studio.edit": "author",
+    "studio.cover": "author",
+    "studio.add_section": "author",
+    "studio.section_action": "author",
+    "studio.new_lesson": "author",
+    "studio.edit_lesson": "author",
+    "studio.lesson_media": "author",
+    "studio.lesson_action": "author",
+    "studio.change_status": "author",
+    "studio.dashboard": "author",
+    "moderation.queue": "staff",
+    "moderation.decide": "staff",
+    "moderation.review_action": "staff",
+    "api.list_courses": "public",
+    "api.get_course": "public",
+    "api.enroll": "token",
+    "api.my_enrollments": "token",
+    "api.get_lesson": "token",
+    "api.put_progress": "token",
+    "api.post_attempt": "token",
 }
 
 ARGS = {
@@ -61,6 +101,12 @@ ARGS = {
     "user_id": str(uuid.uuid4()),
     "name": "0" * 32 + ".webp",
     "filename": "css/app.css",
+    "slug": "no-such-course",
+    "lesson_id": "0" * 32,
+    "section_id": "0" * 32,
+    "review_id": "0" * 24,
+    "course_id": "0" * 24,
+    "code": "ABCDEF0123456789",
 }
 
 
@@ -93,6 +139,13 @@ def _expected(policy, role, method, endpoint):
         if not signed_in:
             return denied_html
         return None if role == "admin" else {403}
+    if policy in ("author", "staff"):
+        if not signed_in:
+            return denied_html
+        allowed = {"author": ("instructor", "admin"), "staff": ("moderator", "admin")}[policy]
+        return None if role in allowed else {403}
+    if policy == "signed_url":
+        return {403}
     if policy in ("token", "token_owner"):
         if not signed_in:
             return {401}

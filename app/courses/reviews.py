@@ -59,7 +59,11 @@ def check_review(actor: Any, course: Course, rating: Any, body: Any) -> Review:
         set__body=clean_body,
         set__user_name=actor.name,
         set__updated_at=utcnow(),
+        # An upsert skips the document's defaults, so set them on insert.
         set_on_insert__created_at=utcnow(),
+        set_on_insert__hidden=False,
+        set_on_insert__report_count=0,
+        set_on_insert__reported_by=[],
     )
     refresh_rating(course.id)
     return review  # type: ignore[no-any-return]

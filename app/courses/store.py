@@ -34,7 +34,7 @@ def _litemongo_client_class() -> type:
     collection and cursor operation is serialised behind one lock.
     """
     import litemongo
-    from litemongo import sqlite_store
+    from litemongo import sqlite_store  # type: ignore[attr-defined]
     from litemongo._vendor.mongomock import collection as mm_collection
 
     if not getattr(sqlite_store, "_lectern_threadsafe", False):
@@ -72,7 +72,7 @@ def _litemongo_client_class() -> type:
                 setattr(cls, name, locked(attr))
         sqlite_store._lectern_threadsafe = True  # type: ignore[attr-defined]
 
-    class LiteMongoClient(litemongo.MongoClient):  # type: ignore[misc]
+    class LiteMongoClient(litemongo.MongoClient):  # type: ignore[misc,name-defined]
         def __init__(self, host: Any = None, port: Any = None, store: Any = None, **kw: Any):
             kw.pop("driver", None)
             super().__init__(store, **kw)
@@ -121,8 +121,9 @@ def init_app(app: Flask) -> None:
 def drop_all() -> None:
     """Empty every collection of the courses context (tests and `reset` only)."""
     from app.courses import documents
+    from app.courses.catalog import CatalogFacets
 
-    for model in documents.ALL:
+    for model in (*documents.ALL, CatalogFacets):
         model.drop_collection()
 
 

@@ -396,12 +396,15 @@ def review_queue(actor: Any) -> list[Course]:
 
 # ---------------------------------------------------------------- media
 
-LESSON_FILE_KINDS = {"video": {"video"}, "file": {"pdf", "archive", "text", "image", "audio",
-                                                   "binary"}}
+LESSON_FILE_KINDS = {
+    "video": {"video"},
+    "file": {"pdf", "archive", "text", "image", "audio", "binary"},
+}
 
 
-def attach_media(course: Course, lesson_id: Any, stream: Any, filename: str,
-                 max_bytes: int) -> Lesson:
+def attach_media(
+    course: Course, lesson_id: Any, stream: Any, filename: str, max_bytes: int
+) -> Lesson:
     """Store a lesson's video or file from an upload stream and make it ready.
 
     The type is decided by content. Transcoding and previews come with the media
@@ -420,8 +423,9 @@ def attach_media(course: Course, lesson_id: Any, stream: Any, filename: str,
         raise ValidationFailed(fields={"file": str(exc)}) from exc
     old = lesson.media.key if lesson.media else None
     safe_name = re.sub(r"[^\w.() -]", "_", filename or "")[:120] or f"lesson.{sniffed.extension}"
-    lesson.media = Media(key=key, filename=safe_name, content_type=sniffed.content_type,
-                         size=size, status="ready")
+    lesson.media = Media(
+        key=key, filename=safe_name, content_type=sniffed.content_type, size=size, status="ready"
+    )
     _save(course)
     if old and old != key:
         storage().delete(old)

@@ -12,4 +12,4 @@ from app.extensions import csrf
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)
 
-from blueprints.api import auth, openapi, projects, users  # noqa: E402,F401 - routes register on import
+from blueprints.api import auth, courses, openapi, projects, users  # noqa: E402,F401

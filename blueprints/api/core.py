@@ -54,6 +54,7 @@ class Operation:
     auth: bool
     tags: list[str] = field(default_factory=list)
     parameters: list[dict[str, Any]] = field(default_factory=list)
+    optional_auth: bool = False
 
 
 OPERATIONS: list[Operation] = []
@@ -71,6 +72,7 @@ def route(
     tag: str,
     parameters: list[dict[str, Any]] | None = None,
     limit: str | None = None,
+    optional_auth: bool = False,
 ) -> Callable[..., Any]:
     """Register a view on `bp` and describe it for the OpenAPI document.
 
@@ -83,6 +85,8 @@ def route(
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             if auth:
                 g.api_user = authenticated_user()
+            elif optional_auth:
+                g.api_user = optional_user()
             if validator is not None:
                 g.body = parse_body(validator)
             return view(*args, **kwargs)
@@ -103,6 +107,7 @@ def route(
                 auth,
                 [tag],
                 parameters or [],
+                optional_auth,
             )
         )
         return wrapper
@@ -164,6 +169,15 @@ def _friendly(error: Any) -> str:
             else (f"Use at least {error.validator_value} characters.")
         )
     return "This value is not valid."
+
+
+def optional_user() -> Any:
+    """The token's user if an Authorization header is sent (401 if it is bad), else a guest."""
+    if "Authorization" not in request.headers:
+        from flask_login import AnonymousUserMixin
+
+        return AnonymousUserMixin()
+    return authenticated_user()
 
 
 def authenticated_user() -> Any:

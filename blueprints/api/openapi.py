@@ -34,7 +34,11 @@ def _operation(op: Operation) -> dict[str, Any]:
         }
         for status, text in COMMON_ERRORS.items():
             doc["responses"][str(status)] = _response(text, ERROR)
-    if op.auth:
+    if op.optional_auth:
+        # A token is optional here; a bad one is still a 401.
+        doc["security"] = [{}, {"bearer": []}]
+        doc["responses"]["401"] = _response("Invalid or expired access token", ERROR)
+    elif op.auth:
         doc["security"] = [{"bearer": []}]
         doc["responses"]["401"] = _response("Missing, invalid or expired access token", ERROR)
     else:

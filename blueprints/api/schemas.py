@@ -105,3 +105,167 @@ ERROR = obj(
     },
     ["error"],
 )
+
+# ------------------------------------------------------------------ courses
+
+COURSE_SUMMARY = obj(
+    {
+        "slug": {"type": "string"},
+        "title": {"type": "string"},
+        "subtitle": {"type": "string"},
+        "category": {"type": "string"},
+        "tags": {"type": "array", "items": {"type": "string"}},
+        "level": {"enum": ["beginner", "intermediate", "advanced"]},
+        "language": {"type": "string"},
+        "cover_url": {"type": ["string", "null"]},
+        "instructor": obj({"id": {"type": "string"}, "name": {"type": "string"}}),
+        "lesson_count": {"type": "integer"},
+        "duration_minutes": {"type": "integer"},
+        "enrollment_count": {"type": "integer"},
+        "rating": obj({"average": {"type": "number"}, "count": {"type": "integer"}}),
+        "published_at": {"type": ["string", "null"], "format": "date-time"},
+    },
+    ["slug", "title", "instructor", "lesson_count", "rating"],
+)
+LESSON_OUTLINE = obj(
+    {
+        "id": {"type": "string"},
+        "title": {"type": "string"},
+        "kind": {"enum": ["video", "reading", "file", "quiz"]},
+        "preview": {"type": "boolean"},
+        "duration_minutes": {"type": "integer"},
+    },
+    ["id", "title", "kind", "preview"],
+)
+COURSE_DETAIL = obj(
+    {
+        **COURSE_SUMMARY["properties"],
+        "status": {"enum": ["draft", "in_review", "published", "unpublished"]},
+        "description_html": {"type": "string"},
+        "sections": {
+            "type": "array",
+            "items": obj(
+                {
+                    "id": {"type": "string"},
+                    "title": {"type": "string"},
+                    "lessons": {"type": "array", "items": LESSON_OUTLINE},
+                }
+            ),
+        },
+    },
+    ["slug", "title", "sections"],
+)
+COURSE_ENVELOPE = obj({"course": COURSE_DETAIL}, ["course"])
+COURSE_PAGE = obj(
+    {
+        "items": {"type": "array", "items": COURSE_SUMMARY},
+        "page": {"type": "integer"},
+        "per_page": {"type": "integer"},
+        "total": {"type": "integer"},
+    },
+    ["items", "page", "per_page", "total"],
+)
+ENROLLMENT = obj(
+    {
+        "course_slug": {"type": "string"},
+        "enrolled_at": TIMESTAMP,
+        "progress_percent": {"type": "integer"},
+        "completed_lessons": {"type": "integer"},
+        "last_lesson_id": {"type": ["string", "null"]},
+        "completed_at": {"type": ["string", "null"]},
+        "certificate_code": {"type": ["string", "null"]},
+        "course": COURSE_SUMMARY,
+    },
+    ["course_slug", "progress_percent"],
+)
+ENROLLMENT_ENVELOPE = obj({"enrollment": ENROLLMENT}, ["enrollment"])
+ENROLLMENT_LIST = obj({"items": {"type": "array", "items": ENROLLMENT}}, ["items"])
+QUESTION_PUBLIC = obj(
+    {
+        "id": {"type": "string"},
+        "prompt": {"type": "string"},
+        "multiple": {"type": "boolean"},
+        "choices": {
+            "type": "array",
+            "items": obj({"id": {"type": "string"}, "text": {"type": "string"}}),
+        },
+    },
+    ["id", "prompt", "multiple", "choices"],
+)
+LESSON = obj(
+    {
+        **LESSON_OUTLINE["properties"],
+        "body_html": {"type": "string"},
+        "media": obj(
+            {
+                "status": {"type": "string"},
+                "url": {"type": ["string", "null"]},
+                "filename": {"type": ["string", "null"]},
+                "content_type": {"type": ["string", "null"]},
+            }
+        ),
+        "quiz": obj(
+            {
+                "pass_mark": {"type": "integer"},
+                "questions": {"type": "array", "items": QUESTION_PUBLIC},
+            }
+        ),
+    },
+    ["id", "title", "kind", "body_html"],
+)
+LESSON_ENVELOPE = obj({"lesson": LESSON}, ["lesson"])
+PROGRESS_UPDATE = obj(
+    {
+        "completed": {"type": "boolean"},
+        "position_seconds": {"type": "integer", "minimum": 0, "maximum": 86400},
+    },
+)
+PROGRESS = obj(
+    {
+        "lesson_id": {"type": "string"},
+        "completed": {"type": "boolean"},
+        "position_seconds": {"type": "integer"},
+        "completed_at": {"type": ["string", "null"]},
+        "last_visited_at": {"type": ["string", "null"]},
+    },
+    ["lesson_id", "completed", "position_seconds"],
+)
+PROGRESS_ENVELOPE = obj({"progress": PROGRESS}, ["progress"])
+QUIZ_ATTEMPT_CREATE = obj(
+    {
+        "answers": {
+            "type": "object",
+            "maxProperties": 100,
+            "additionalProperties": {
+                "anyOf": [
+                    {"type": "string", "maxLength": 64},
+                    {"type": "array", "maxItems": 10, "items": {"type": "string", "maxLength": 64}},
+                ]
+            },
+        }
+    },
+    ["answers"],
+)
+ATTEMPT = obj(
+    {
+        "id": {"type": "string"},
+        "lesson_id": {"type": "string"},
+        "score": {"type": "integer"},
+        "passed": {"type": "boolean"},
+        "created_at": TIMESTAMP,
+        "questions": {
+            "type": "array",
+            "items": obj(
+                {
+                    "id": {"type": "string"},
+                    "picked": {"type": "array", "items": {"type": "string"}},
+                    "correct": {"type": "boolean"},
+                    "correct_choices": {"type": "array", "items": {"type": "string"}},
+                    "explanation": {"type": "string"},
+                }
+            ),
+        },
+    },
+    ["id", "score", "passed", "questions"],
+)
+ATTEMPT_ENVELOPE = obj({"attempt": ATTEMPT}, ["attempt"])

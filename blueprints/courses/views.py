@@ -23,11 +23,11 @@ def index() -> Any:
         query = catalog.parse_catalog_query(request.args)
     except ValidationFailed as exc:
         query = catalog.CatalogQuery()
-        flash("Some search options were not valid and were reset: "
-              + ", ".join(exc.fields), "error")
+        flash(
+            "Some search options were not valid and were reset: " + ", ".join(exc.fields), "error"
+        )
     page = catalog.search_catalog(query)
-    return render("courses/index.html", "courses/partials/results.html", page=page,
-                  query=query)
+    return render("courses/index.html", "courses/partials/results.html", page=page, query=query)
 
 
 @bp.route("/courses/<slug>")
@@ -36,12 +36,20 @@ def show(slug: str) -> Any:
     course = catalog.access_course(current_user, slug)
     enrollment = learning.get_enrollment(current_user, course)
     mine = reviews.my_review(current_user, course)
-    form = ReviewForm(obj=None, rating=str(mine.rating) if mine else None,
-                      body=mine.body if mine else "")
-    return render("courses/show.html", course=course, enrollment=enrollment,
-                  reviews=reviews.course_reviews(course), my_review=mine, review_form=form,
-                  confirm=ConfirmForm(), resume=learning.resume_point(course, enrollment),
-                  preview=request.args.get("preview") == "1")
+    form = ReviewForm(
+        obj=None, rating=str(mine.rating) if mine else None, body=mine.body if mine else ""
+    )
+    return render(
+        "courses/show.html",
+        course=course,
+        enrollment=enrollment,
+        reviews=reviews.course_reviews(course),
+        my_review=mine,
+        review_form=form,
+        confirm=ConfirmForm(),
+        resume=learning.resume_point(course, enrollment),
+        preview=request.args.get("preview") == "1",
+    )
 
 
 @bp.route("/courses/<slug>/enroll", methods=["POST"])
@@ -51,8 +59,10 @@ def enroll(slug: str) -> Any:
     course = catalog.access_course(current_user, slug)
     if ConfirmForm().validate_on_submit():
         _, created = learning.do_enroll(current_user, course)
-        flash("You are enrolled. Enjoy the course!" if created else "You were already enrolled.",
-              "success")
+        flash(
+            "You are enrolled. Enjoy the course!" if created else "You were already enrolled.",
+            "success",
+        )
         return redirect(url_for("learn.resume", slug=course.slug), 303)
     return redirect(url_for("courses.show", slug=course.slug), 303)
 

@@ -42,11 +42,23 @@ def _lesson_context(view: learning.LessonView, **extra: Any) -> dict[str, Any]:
     if lesson.media and lesson.media.key and lesson.media.status == "ready":
         media_url = signed_url(lesson.media.key)
     progress = view.enrollment.progress.get(lesson.id) if view.enrollment else None
-    attempts = (learning.attempts_for(current_user, view.course, lesson)
-                if lesson.kind == "quiz" and view.enrollment else [])
-    return {"view": view, "course": view.course, "lesson": lesson, "media_url": media_url,
-            "progress": progress, "body_html": render_markdown(lesson.body),
-            "attempts": attempts, "confirm": ConfirmForm(), "graded": None, **extra}
+    attempts = (
+        learning.attempts_for(current_user, view.course, lesson)
+        if lesson.kind == "quiz" and view.enrollment
+        else []
+    )
+    return {
+        "view": view,
+        "course": view.course,
+        "lesson": lesson,
+        "media_url": media_url,
+        "progress": progress,
+        "body_html": render_markdown(lesson.body),
+        "attempts": attempts,
+        "confirm": ConfirmForm(),
+        "graded": None,
+        **extra,
+    }
 
 
 @bp.route("/courses/<slug>/lessons/<lesson_id>")
@@ -69,8 +81,9 @@ def complete(slug: str, lesson_id: str) -> Any:
         view = learning.access_lesson(current_user, course, lesson_id)
         if done and view.enrollment and view.enrollment.certificate_code:
             flash("You finished the course! Your certificate is ready.", "success")
-        return render("learn/lesson.html", "learn/partials/lesson_status.html",
-                      **_lesson_context(view))
+        return render(
+            "learn/lesson.html", "learn/partials/lesson_status.html", **_lesson_context(view)
+        )
     return redirect(url_for("learn.lesson", slug=slug, lesson_id=lesson_id), 303)
 
 
@@ -90,8 +103,11 @@ def quiz(slug: str, lesson_id: str) -> Any:
         flash(next(iter(exc.fields.values()), exc.message), "error")
         return redirect(url_for("learn.lesson", slug=slug, lesson_id=lesson_id), 303)
     view = learning.access_lesson(current_user, course, lesson_id)
-    return render("learn/lesson.html", "learn/partials/quiz.html",
-                  **_lesson_context(view, graded=graded, attempt=attempt))
+    return render(
+        "learn/lesson.html",
+        "learn/partials/quiz.html",
+        **_lesson_context(view, graded=graded, attempt=attempt),
+    )
 
 
 @bp.route("/courses/<slug>/certificate")

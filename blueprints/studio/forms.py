@@ -16,15 +16,25 @@ from app.courses.documents import KINDS, LEVELS
 class CourseForm(FlaskForm):
     title = StringField("Title", validators=[InputRequired(), Length(max=200)])
     subtitle = StringField("Subtitle", validators=[Optional(), Length(max=300)])
-    description = TextAreaField("Description", validators=[Optional(), Length(max=20000)],
-                                description="Markdown: **bold**, lists, links, headings.")
-    category = StringField("Category", validators=[Optional(), Length(max=60)],
-                           description="One word or two, e.g. Programming.")
-    tags = StringField("Tags", validators=[Optional(), Length(max=600)],
-                       description="Comma separated, e.g. python, beginners.")
+    description = TextAreaField(
+        "Description",
+        validators=[Optional(), Length(max=20000)],
+        description="Markdown: **bold**, lists, links, headings.",
+    )
+    category = StringField(
+        "Category",
+        validators=[Optional(), Length(max=60)],
+        description="One word or two, e.g. Programming.",
+    )
+    tags = StringField(
+        "Tags",
+        validators=[Optional(), Length(max=600)],
+        description="Comma separated, e.g. python, beginners.",
+    )
     level = SelectField("Level", choices=[SelectChoice(v, v.title()) for v in LEVELS])
-    language = StringField("Language code", default="en", validators=[InputRequired(),
-                                                                       Length(max=10)])
+    language = StringField(
+        "Language code", default="en", validators=[InputRequired(), Length(max=10)]
+    )
 
 
 class SectionForm(FlaskForm):
@@ -36,17 +46,23 @@ class LessonForm(FlaskForm):
     kind = SelectField("Kind", choices=[SelectChoice(k, k.title()) for k in KINDS])
     preview = BooleanField("Free preview (anyone can open it)")
     required = BooleanField("Required for completion", default=True)
-    duration_minutes = IntegerField("Duration in minutes", default=0,
-                                    validators=[Optional(), NumberRange(0, 1440)])
-    body = TextAreaField("Text", validators=[Optional(), Length(max=100000)],
-                         description="Markdown. The reading itself, or notes under a video or file.")
-    pass_mark = IntegerField("Pass mark (%)", default=70,
-                             validators=[Optional(), NumberRange(0, 100)])
+    duration_minutes = IntegerField(
+        "Duration in minutes", default=0, validators=[Optional(), NumberRange(0, 1440)]
+    )
+    body = TextAreaField(
+        "Text",
+        validators=[Optional(), Length(max=100000)],
+        description="Markdown. The reading itself, or notes under a video or file.",
+    )
+    pass_mark = IntegerField(
+        "Pass mark (%)", default=70, validators=[Optional(), NumberRange(0, 100)]
+    )
     questions = TextAreaField(
-        "Questions", validators=[Optional(), Length(max=50000)],
+        "Questions",
+        validators=[Optional(), Length(max=50000)],
         description="One block per question: '? question' (or '?? question' for several "
-                    "right answers), then '* right choice' / '- wrong choice' lines, "
-                    "then an optional '> explanation'. Blank line between questions.",
+        "right answers), then '* right choice' / '- wrong choice' lines, "
+        "then an optional '> explanation'. Blank line between questions.",
     )
 
 
@@ -68,8 +84,12 @@ def parse_quiz_text(text: str) -> list[dict[str, Any]]:
             continue
         if line.startswith("?"):
             multiple = line.startswith("??")
-            current = {"prompt": line.lstrip("?").strip(), "multiple": multiple, "choices": [],
-                       "explanation": ""}
+            current = {
+                "prompt": line.lstrip("?").strip(),
+                "multiple": multiple,
+                "choices": [],
+                "explanation": "",
+            }
             questions.append(current)
         elif current is None:
             current = {"prompt": line, "multiple": False, "choices": [], "explanation": ""}

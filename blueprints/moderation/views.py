@@ -1,0 +1,74 @@
+"""Moderators' queue: courses in review and reported reviews."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, request, url_for
+from flask_login import current_user, login_required
+
+from app.courses import catalog, policies, reviews, studio
+from app.errors import Conflict, ValidationFailed
+from app.web import render
+from blueprints.auth.forms import ConfirmForm
+from blueprints.studio.forms import NoteForm
+
+bp = Blueprint("moderation", __name__, url_prefix="/moderation")
+
+
+@bp.before_request
+@login_required
+def require_staff() -> None:
+    """Moderators and admins only."""
+    if not policies.can_moderate(current_user):
+        abort(403)
+
+
+@bp.route("/")
+def queue() -> Any:
+    """What needs a moderator's eye."""
+    return render(
+        "moderation/queue.html",
+        courses=studio.review_queue(current_user),
+        reported=reviews.reported_reviews(current_user),
+        confirm=ConfirmForm(),
+        note_form=NoteForm(),
+    )
+
+
+@bp.route("/courses/<slug>", methods=["POST"])
+def decide(slug: str) -> Any:
+    """Approve (publish), reject with a note, or unpublish a course."""
+    course = catalog.access_course(current_user, slug)
+    form = NoteForm()
+    if not form.validate_on_submit():
+        abort(400)
+    action = request.form.get("action")
+    try:
+        if action == "approve":
+            studio.approve(current_user, course)
+            flash(f"“{course.title}” is published.", "success")
+        elif action == "reject":
+            studio.reject(current_user, course, form.note.data)
+            flash(f"“{course.title}” went back to its instructor.", "info")
+        elif action == "unpublish":
+            studio.unpublish(current_user, course, form.note.data or "")
+            flash(f"“{course.title}” is unpublished.", "info")
+        else:
+            abort(400)
+    except (ValidationFailed, Conflict) as exc:
+        flash(next(iter(exc.fields.values()), exc.message) if exc.fields else exc.message, "error")
+    return redirect(url_for("moderation.queue"), 303)
+
+
+@bp.route("/reviews/<review_id>", methods=["POST"])
+def review_action(review_id: str) -> Any:
+    """Hide a reported review, or keep it (clearing the reports)."""
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    action = request.form.get("action")
+    if action not in ("hide", "keep"):
+        abort(400)
+    reviews.set_hidden(current_user, review_id, hidden=action == "hide")
+    flash("Review hidden." if action == "hide" else "Review kept; reports cleared.", "info")
+    return redirect(url_for("moderation.queue"), 303)

@@ -1,0 +1,306 @@
+"""The instructor studio: courses, sections and lessons in order, media, workflow, dashboard."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, current_app, flash, redirect, request, url_for
+from flask_login import current_user, login_required
+
+from app.courses import policies, stats, studio
+from app.errors import Conflict, ValidationFailed
+from app.media.images import ImageRejected, read_limited
+from app.web import form_errors, render
+from blueprints.auth.forms import ConfirmForm
+from blueprints.studio.charts import bar_chart, column_chart
+from blueprints.studio.forms import (
+    CourseForm,
+    LessonForm,
+    MediaForm,
+    SectionForm,
+    parse_quiz_text,
+    quiz_text,
+)
+
+bp = Blueprint("studio", __name__, url_prefix="/studio")
+
+
+@bp.before_request
+@login_required
+def require_author() -> None:
+    """Instructors and admins only."""
+    if not policies.can_author(current_user):
+        abort(403)
+
+
+def _back(slug: str, anchor: str | None = None) -> Any:
+    return redirect(url_for("studio.edit", slug=slug, _anchor=anchor), 303)
+
+
+def _flash_error(exc: ValidationFailed | Conflict) -> None:
+    flash(next(iter(exc.fields.values()), exc.message) if exc.fields else exc.message, "error")
+
+
+@bp.route("/")
+def index() -> Any:
+    """The instructor's courses."""
+    return render("studio/index.html", courses=studio.instructor_courses(current_user))
+
+
+@bp.route("/new", methods=["GET", "POST"])
+def create() -> Any:
+    """Start a new course (a draft)."""
+    form = CourseForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            course = studio.create_course(current_user, form.data)
+        except (ValidationFailed, Conflict) as exc:
+            form_errors(form, exc)
+            status = exc.status
+        else:
+            flash("Course created. Add sections and lessons next.", "success")
+            return _back(course.slug)
+    elif form.is_submitted():
+        status = 422
+    return render("studio/course_form.html", form=form, course=None, status=status)
+
+
+@bp.route("/<slug>", methods=["GET", "POST"])
+def edit(slug: str) -> Any:
+    """Edit a course's details and see its outline."""
+    course = studio.access_editable(current_user, slug)
+    form = CourseForm(
+        obj=course, data={"tags": ", ".join(course.tags)} if request.method == "GET" else None
+    )
+    status = 200
+    if form.validate_on_submit():
+        try:
+            studio.update_course(course, form.data)
+        except ValidationFailed as exc:
+            form_errors(form, exc)
+            status = 422
+        else:
+            flash("Course details saved.", "success")
+            return _back(course.slug)
+    elif form.is_submitted():
+        status = 422
+    return render(
+        "studio/edit.html",
+        form=form,
+        course=course,
+        section_form=SectionForm(),
+        confirm=ConfirmForm(),
+        media_form=MediaForm(),
+        status=status,
+    )
+
+
+@bp.route("/<slug>/cover", methods=["POST"])
+def cover(slug: str) -> Any:
+    """Upload the course's cover image."""
+    course = studio.access_editable(current_user, slug)
+    form = MediaForm()
+    if form.validate_on_submit() and form.file.data:
+        try:
+            data = read_limited(form.file.data.stream, current_app.config["AVATAR_MAX_BYTES"] * 2)
+            studio.set_cover(course, data)
+        except ImageRejected as exc:
+            flash(str(exc), "error")
+        except ValidationFailed as exc:
+            _flash_error(exc)
+        else:
+            flash("Cover image updated.", "success")
+    return _back(course.slug)
+
+
+@bp.route("/<slug>/sections", methods=["POST"])
+def add_section(slug: str) -> Any:
+    course = studio.access_editable(current_user, slug)
+    form = SectionForm()
+    if form.validate_on_submit():
+        try:
+            section = studio.add_section(course, form.title.data)
+        except ValidationFailed as exc:
+            _flash_error(exc)
+        else:
+            return _back(course.slug, f"section-{section.id}")
+    else:
+        flash("Give the section a title.", "error")
+    return _back(course.slug)
+
+
+@bp.route("/<slug>/sections/<section_id>", methods=["POST"])
+def section_action(slug: str, section_id: str) -> Any:
+    """Rename, move or delete a section (the button pressed says which)."""
+    course = studio.access_editable(current_user, slug)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    action = request.form.get("action")
+    try:
+        if action == "rename":
+            studio.rename_section(course, section_id, request.form.get("title"))
+        elif action in ("up", "down"):
+            studio.move_section(course, section_id, action)
+        elif action == "delete":
+            studio.delete_section(course, section_id)
+            flash("Section deleted.", "info")
+        else:
+            abort(400)
+    except ValidationFailed as exc:
+        _flash_error(exc)
+    return _back(course.slug, f"section-{section_id}")
+
+
+@bp.route("/<slug>/sections/<section_id>/lessons/new", methods=["GET", "POST"])
+def new_lesson(slug: str, section_id: str) -> Any:
+    """Add a lesson to a section."""
+    course = studio.access_editable(current_user, slug)
+    section = next((s for s in course.sections if s.id == section_id), None)
+    if section is None:
+        abort(404)
+    form = LessonForm()
+    if request.method == "GET" and request.args.get("kind") in ("video", "reading", "file", "quiz"):
+        form.kind.data = request.args["kind"]
+    status = 200
+    if form.validate_on_submit():
+        try:
+            lesson = studio.add_lesson(course, section_id, _lesson_data(form))
+        except ValidationFailed as exc:
+            form_errors(form, exc)
+            status = 422
+        else:
+            flash("Lesson added.", "success")
+            return redirect(url_for("studio.edit_lesson", slug=slug, lesson_id=lesson.id), 303)
+    elif form.is_submitted():
+        status = 422
+    return render(
+        "studio/lesson_form.html",
+        form=form,
+        course=course,
+        section=section,
+        lesson=None,
+        status=status,
+    )
+
+
+def _lesson_data(form: LessonForm) -> dict[str, Any]:
+    data = dict(form.data)
+    data["questions"] = parse_quiz_text(form.questions.data or "")
+    return data
+
+
+@bp.route("/<slug>/lessons/<lesson_id>", methods=["GET", "POST"])
+def edit_lesson(slug: str, lesson_id: str) -> Any:
+    """Edit a lesson; attach its video or file."""
+    course = studio.access_editable(current_user, slug)
+    found = course.find_lesson(lesson_id)
+    if found is None:
+        abort(404)
+    section, lesson = found
+    form = LessonForm(
+        obj=lesson,
+        data={"questions": quiz_text(lesson.questions)} if request.method == "GET" else None,
+    )
+    status = 200
+    if form.validate_on_submit():
+        try:
+            studio.update_lesson(course, lesson_id, _lesson_data(form))
+        except ValidationFailed as exc:
+            form_errors(form, exc)
+            status = 422
+        else:
+            flash("Lesson saved.", "success")
+            return redirect(url_for("studio.edit_lesson", slug=slug, lesson_id=lesson_id), 303)
+    elif form.is_submitted():
+        status = 422
+    return render(
+        "studio/lesson_form.html",
+        form=form,
+        course=course,
+        section=section,
+        lesson=lesson,
+        media_form=MediaForm(),
+        confirm=ConfirmForm(),
+        status=status,
+    )
+
+
+@bp.route("/<slug>/lessons/<lesson_id>/media", methods=["POST"])
+def lesson_media(slug: str, lesson_id: str) -> Any:
+    """Upload a lesson's video or file; it is streamed to storage, never held in memory."""
+    course = studio.access_editable(current_user, slug)
+    form = MediaForm()
+    if form.validate_on_submit() and form.file.data:
+        upload = form.file.data
+        try:
+            studio.attach_media(
+                course,
+                lesson_id,
+                upload.stream,
+                upload.filename or "",
+                current_app.config["LESSON_MEDIA_MAX_BYTES"],
+            )
+        except ValidationFailed as exc:
+            _flash_error(exc)
+        else:
+            flash("File uploaded and ready.", "success")
+    else:
+        flash("Choose a file to upload.", "error")
+    return redirect(url_for("studio.edit_lesson", slug=slug, lesson_id=lesson_id), 303)
+
+
+@bp.route("/<slug>/lessons/<lesson_id>/action", methods=["POST"])
+def lesson_action(slug: str, lesson_id: str) -> Any:
+    """Move or delete a lesson."""
+    course = studio.access_editable(current_user, slug)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    action = request.form.get("action")
+    try:
+        if action in ("up", "down"):
+            studio.move_lesson(course, lesson_id, action)
+        elif action == "delete":
+            studio.delete_lesson(course, lesson_id)
+            flash("Lesson deleted.", "info")
+        else:
+            abort(400)
+    except ValidationFailed as exc:
+        _flash_error(exc)
+    return _back(course.slug, "outline")
+
+
+@bp.route("/<slug>/status", methods=["POST"])
+def change_status(slug: str) -> Any:
+    """Submit for review, withdraw, or unpublish."""
+    course = studio.access_editable(current_user, slug)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    action = request.form.get("action")
+    try:
+        if action == "submit":
+            studio.submit_for_review(course)
+            flash("Submitted. A moderator will review the course.", "success")
+        elif action == "withdraw":
+            studio.withdraw(course)
+            flash("Submission withdrawn; the course is a draft again.", "info")
+        elif action == "unpublish":
+            studio.unpublish(current_user, course)
+            flash("The course is unpublished.", "info")
+        else:
+            abort(400)
+    except (ValidationFailed, Conflict) as exc:
+        _flash_error(exc)
+    return _back(course.slug)
+
+
+@bp.route("/<slug>/dashboard")
+def dashboard(slug: str) -> Any:
+    """Enrolments over time, completion rate, and where learners stop."""
+    course = studio.access_editable(current_user, slug)
+    figures = stats.course_dashboard(course)
+    per_day = column_chart([(day[5:], n) for day, n in figures.per_day])
+    stops = bar_chart([(title, n) for _, title, n in figures.stops])
+    return render(
+        "studio/dashboard.html", course=course, stats=figures, per_day=per_day, stops=stops
+    )
