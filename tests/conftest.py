@@ -239,6 +239,15 @@ class Users:
                 db.session.expunge(user)
             return user
 
+    def get_by_email(self, email: str) -> Any:
+        from app.accounts import services
+
+        with self.app.app_context():
+            user = services.find_user_by_email(email)
+            if user is not None:
+                db.session.expunge(user)
+            return user
+
     def count(self) -> int:
         from app.accounts.models import User
 

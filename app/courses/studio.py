@@ -340,10 +340,8 @@ def _transition(course: Course, allowed_from: tuple[str, ...], to: str, **change
 def submit_for_review(course: Course) -> None:
     """The instructor asks moderators to publish the course."""
     if course.lesson_count == 0:
-        raise ValidationFailed(
-            "Add at least one lesson before submitting the course.",
-            fields={"status": "The course has no lessons."},
-        )
+        message = "Add at least one lesson before submitting the course."
+        raise ValidationFailed(message, fields={"status": message})
     _transition(
         course, ("draft", "unpublished"), "in_review", submitted_at=utcnow(), review_note=""
     )

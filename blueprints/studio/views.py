@@ -70,9 +70,9 @@ def create() -> Any:
 def edit(slug: str) -> Any:
     """Edit a course's details and see its outline."""
     course = studio.access_editable(current_user, slug)
-    form = CourseForm(
-        obj=course, data={"tags": ", ".join(course.tags)} if request.method == "GET" else None
-    )
+    form = CourseForm(obj=course)
+    if request.method == "GET":
+        form.tags.data = ", ".join(course.tags)  # the list, as the text field shows it
     status = 200
     if form.validate_on_submit():
         try:
@@ -198,10 +198,9 @@ def edit_lesson(slug: str, lesson_id: str) -> Any:
     if found is None:
         abort(404)
     section, lesson = found
-    form = LessonForm(
-        obj=lesson,
-        data={"questions": quiz_text(lesson.questions)} if request.method == "GET" else None,
-    )
+    form = LessonForm(obj=lesson)
+    if request.method == "GET":
+        form.questions.data = quiz_text(lesson.questions)
     status = 200
     if form.validate_on_submit():
         try:

@@ -1,0 +1,70 @@
+"""Account deletion reaches the course side through the user.deleted event."""
+
+from __future__ import annotations
+
+from app.courses.documents import Certificate, Course, Enrollment, QuizAttempt, Review
+from tests.conftest import PASSWORD
+
+
+def test_a_learners_course_data_goes_with_their_account(app, users, courses, outbox, api):
+    course = courses.published(lessons=["quiz"])
+    quiz = course.sections[0].lessons[0]
+    leaver = users.create(name="Leaver")
+    stayer = users.create(name="Stayer")
+    for user in (leaver, stayer):
+        token = api.login(user.email)["access_token"]
+        api.call("POST", f"/courses/{course.slug}/enrollment", token)
+        api.call(
+            "POST",
+            f"/courses/{course.slug}/lessons/{quiz.id}/quiz-attempts",
+            token,
+            json={"answers": {q.id: q.correct for q in quiz.questions}},
+        )
+        client = app.test_client()
+        client.submit("/signin", {"email": user.email, "password": PASSWORD})
+        client.submit(f"/courses/{course.slug}/review", {"rating": "1" if user is leaver else "5"})
+    assert Course.objects.get(id=course.id).rating_avg == 3.0
+    token = api.login(leaver.email)["access_token"]
+    assert (
+        api.call("DELETE", "/users/account", token, json={"password": PASSWORD}).status_code == 204
+    )
+    outbox.deliver()
+    leaver_id = str(leaver.id)
+    for model in (Enrollment, QuizAttempt, Review, Certificate):
+        assert model.objects(user_id=leaver_id).count() == 0, model
+        assert model.objects(user_id=str(stayer.id)).count() == 1, model
+    after = Course.objects.get(id=course.id)
+    assert (after.enrollment_count, after.rating_count, after.rating_avg) == (1, 1, 5.0)
+
+
+def test_redelivery_changes_nothing(app, users, courses, api):
+    from app.courses.handlers import on_user_deleted
+
+    course = courses.published()
+    learner = users.create()
+    token = api.login(learner.email)["access_token"]
+    api.call("POST", f"/courses/{course.slug}/enrollment", token)
+    other = api.login(users.create().email)["access_token"]
+    api.call("POST", f"/courses/{course.slug}/enrollment", other)
+    event = {
+        "type": "user.deleted",
+        "data": {"user_id": str(learner.id), "email": "x@y.z", "role": "learner"},
+    }
+    with app.app_context():
+        on_user_deleted(event)
+        on_user_deleted(event)
+    assert Course.objects.get(id=course.id).enrollment_count == 1
+
+
+def test_an_instructors_courses_are_unpublished_and_flagged(app, users, courses, api, outbox):
+    course = courses.published()
+    draft = courses.draft(instructor=course.owner)
+    token = api.login(course.owner.email)["access_token"]
+    api.call("DELETE", "/users/account", token, json={"password": PASSWORD})
+    outbox.deliver()
+    for c in (course, draft):
+        after = Course.objects.get(id=c.id)
+        assert after.instructor.deleted is True
+        assert after.status in ("unpublished", "draft")
+    assert Course.objects.get(id=course.id).status == "unpublished"
+    assert app.test_client().get(f"/courses/{course.slug}").status_code == 404
