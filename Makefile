@@ -7,12 +7,13 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PORT   ?= 8000
 
-.PHONY: install run test test-fast lint format browser clean help
+.PHONY: install run test test-fast lint format browser bench clean help
 
 help:
 	@echo "make run    - install, migrate, seed demo data, serve on http://127.0.0.1:$(PORT)"
 	@echo "make test   - install, then run every test tier (SQLite, PostgreSQL, browser)"
 	@echo "make lint   - ruff check, ruff format --check, mypy"
+	@echo "make bench  - benchmarks that print their figures (see bench/)"
 
 install: $(STAMP) static/vendor/htmx.min.js
 
@@ -42,6 +43,10 @@ test: install browser
 
 test-fast: install
 	$(BIN)/python -m pytest -m "not e2e and not postgres"
+
+# Queries per request must not grow with the data (SPEC §10); prints the figures.
+bench: install
+	$(BIN)/python -m bench.data_growth
 
 lint: install
 	$(BIN)/ruff check .
