@@ -275,3 +275,28 @@ def test_inline_signup_validation_checks_only_the_field_left(client, users):
     bad = client.submit("/signup/validate", {"email": "nope"}, headers=headers)
     assert "valid email" in _field_errors(bad)["email"]
     assert users.count() == 1
+
+
+def test_signup_returns_to_where_the_user_was_going(client):
+    page = client.get("/signup?next=/courses/some-course").get_data(as_text=True)
+    assert 'value="/courses/some-course"' in page
+    response = client.submit(
+        "/signup",
+        {
+            "name": "Nx",
+            "email": "nx@example.com",
+            "password": PASSWORD,
+            "next": "/courses/some-course",
+        },
+    )
+    assert response.headers["Location"] == "/courses/some-course"
+    evil = client.application.test_client().submit(
+        "/signup",
+        {
+            "name": "Ev",
+            "email": "ev@example.com",
+            "password": PASSWORD,
+            "next": "https://evil.example/",
+        },
+    )
+    assert evil.headers["Location"] == "/"

@@ -8,6 +8,7 @@ from wtforms.validators import InputRequired, Length
 
 
 class RegisterForm(FlaskForm):
+    next = HiddenField()
     name = StringField("Your name", validators=[InputRequired(), Length(max=100)])
     email = EmailField("Email", validators=[InputRequired(), Length(max=254)])
     password = PasswordField(

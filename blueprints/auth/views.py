@@ -50,6 +50,8 @@ def register() -> Any:
     if current_user.is_authenticated:
         return redirect(url_for("main.index"))
     form = RegisterForm()
+    if request.method == "GET":
+        form.next.data = safe_next(request.args.get("next"), "")
     status = 200
     if form.validate_on_submit():
         try:
@@ -61,7 +63,7 @@ def register() -> Any:
             db.session.commit()
             _sign_in(user)
             flash(f"Welcome, {user.name}! We sent a confirmation link to {user.email}.", "success")
-            return redirect(url_for("main.index"))
+            return redirect(safe_next(form.next.data, url_for("main.index")))
     elif form.is_submitted():
         status = 422
     return render("auth/register.html", "auth/partials/register_form.html", status, form=form)

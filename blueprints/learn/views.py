@@ -78,9 +78,9 @@ def complete(slug: str, lesson_id: str) -> Any:
     if ConfirmForm().validate_on_submit():
         done = request.form.get("completed", "1") == "1"
         learning.record_progress(current_user, course, lesson_id, completed=done)
+        # The status region itself says when the course is complete (no flash: an htmx
+        # answer would not show it, and it would pop up later on another page).
         view = learning.access_lesson(current_user, course, lesson_id)
-        if done and view.enrollment and view.enrollment.certificate_code:
-            flash("You finished the course! Your certificate is ready.", "success")
         return render(
             "learn/lesson.html", "learn/partials/lesson_status.html", **_lesson_context(view)
         )
@@ -105,7 +105,7 @@ def quiz(slug: str, lesson_id: str) -> Any:
     view = learning.access_lesson(current_user, course, lesson_id)
     return render(
         "learn/lesson.html",
-        "learn/partials/quiz.html",
+        "learn/partials/quiz_response.html",
         **_lesson_context(view, graded=graded, attempt=attempt),
     )
 

@@ -89,7 +89,7 @@ def edit(slug: str) -> Any:
         "studio/edit.html",
         form=form,
         course=course,
-        section_form=SectionForm(),
+        section_form=SectionForm(prefix="section"),
         confirm=ConfirmForm(),
         media_form=MediaForm(),
         status=status,
@@ -117,7 +117,7 @@ def cover(slug: str) -> Any:
 @bp.route("/<slug>/sections", methods=["POST"])
 def add_section(slug: str) -> Any:
     course = studio.access_editable(current_user, slug)
-    form = SectionForm()
+    form = SectionForm(prefix="section")
     if form.validate_on_submit():
         try:
             section = studio.add_section(course, form.title.data)

@@ -200,3 +200,17 @@ def test_dashboard_lists_courses_with_progress(client, auth, courses):
     html = client.get("/learn").get_data(as_text=True)
     assert "First" in html and "Second" in html
     assert len(re.findall(r"<progress", html)) == 2
+
+
+def test_passing_the_last_quiz_updates_the_status_region_too(client, auth, courses):
+    course = courses.published(lessons=["quiz"])
+    auth.login()
+    client.submit(f"/courses/{course.slug}/enroll")
+    quiz = course.sections[0].lessons[0]
+    answers = {f"q-{q.id}": q.correct for q in quiz.questions}
+    body = client.submit(
+        f"/courses/{course.slug}/lessons/{quiz.id}/quiz", answers, headers={"HX-Request": "true"}
+    ).get_data(as_text=True)
+    assert body.lstrip().startswith('<section id="quiz"')
+    assert 'id="lesson-status"' in body and 'hx-swap-oob="true"' in body
+    assert "Course complete!" in body and "100%" in body

@@ -34,8 +34,8 @@ def test_create_course_with_sections_and_lessons(client, instructor):
     course = _course(slug)
     assert course.status == "draft" and course.tags == ["food", "beginners"]
     assert course.instructor.id == str(instructor.id)
-    client.submit(f"/studio/{slug}/sections", {"title": "Knives"})
-    client.submit(f"/studio/{slug}/sections", {"title": "Heat"})
+    client.submit(f"/studio/{slug}/sections", {"section-title": "Knives"})
+    client.submit(f"/studio/{slug}/sections", {"section-title": "Heat"})
     first, second = (s.id for s in _course(slug).sections)
     response = client.submit(
         f"/studio/{slug}/sections/{first}/lessons/new",
@@ -95,7 +95,7 @@ def test_bad_course_fields_change_nothing(client, instructor, fields, field):
 
 def test_quiz_text_needs_right_answers(client, instructor):
     slug = _create(client)
-    client.submit(f"/studio/{slug}/sections", {"title": "S"})
+    client.submit(f"/studio/{slug}/sections", {"section-title": "S"})
     section = _course(slug).sections[0].id
     for text in [
         "? No right answer\n- a\n- b",
@@ -113,7 +113,7 @@ def test_quiz_text_needs_right_answers(client, instructor):
 def test_reorder_sections_and_lessons(client, instructor):
     slug = _create(client)
     for title in ("A", "B"):
-        client.submit(f"/studio/{slug}/sections", {"title": title})
+        client.submit(f"/studio/{slug}/sections", {"section-title": title})
     a, b = (s.id for s in _course(slug).sections)
     for title in ("a1", "a2"):
         client.submit(
@@ -140,7 +140,7 @@ def test_workflow_submit_approve_unpublish(app, client, instructor, users):
     empty = client.submit(f"/studio/{slug}/status", {"action": "submit"}, follow_redirects=True)
     assert "at least one lesson" in empty.get_data(as_text=True)
     assert _course(slug).status == "draft"
-    client.submit(f"/studio/{slug}/sections", {"title": "S"})
+    client.submit(f"/studio/{slug}/sections", {"section-title": "S"})
     client.submit(
         f"/studio/{slug}/sections/{_course(slug).sections[0].id}/lessons/new",
         {"title": "L", "kind": "reading"},
@@ -187,7 +187,7 @@ def test_instructors_cannot_touch_each_others_courses(app, client, instructor, u
         ).status_code
         == 404
     )
-    assert other.submit(f"/studio/{slug}/sections", {"title": "x"}).status_code == 404
+    assert other.submit(f"/studio/{slug}/sections", {"section-title": "x"}).status_code == 404
     assert other.submit(f"/studio/{slug}/status", {"action": "submit"}).status_code == 404
     assert other.get(f"/studio/{slug}/dashboard").status_code == 404
     assert slug not in other.get("/studio/").get_data(as_text=True)
@@ -222,7 +222,7 @@ def test_lesson_files_are_typed_by_content_and_served_signed(client, instructor,
     from app.demo_media import demo_pdf
 
     slug = _create(client)
-    client.submit(f"/studio/{slug}/sections", {"title": "S"})
+    client.submit(f"/studio/{slug}/sections", {"section-title": "S"})
     section = _course(slug).sections[0].id
     client.submit(
         f"/studio/{slug}/sections/{section}/lessons/new", {"title": "Video", "kind": "video"}

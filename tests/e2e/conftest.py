@@ -116,6 +116,30 @@ class LiveServer:
                 )
             time.sleep(0.2)
 
+    def flask(self, *args: str, timeout: float = 60.0) -> str:
+        """Run `flask --app wsgi ARGS` against this server's DATA_DIR; returns its output.
+
+        Only for commands that touch SQLite (say `users set-role`): the embedded
+        document store is not safe for writes from a second process.
+        """
+        port = int(self.url.rsplit(":", 1)[1])
+        result = subprocess.run(
+            [str(BIN / "flask"), "--app", "wsgi", *args],
+            cwd=ROOT,
+            env=_server_env(self.data_dir, port),
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        if result.returncode != 0:
+            pytest.fail(
+                f"flask {' '.join(args)} failed ({result.returncode}):\n"
+                f"{result.stdout}\n{result.stderr}"
+            )
+        return result.stdout
+
 
 def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
