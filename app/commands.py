@@ -92,6 +92,26 @@ def seed_demo(if_empty: bool) -> None:
     click.echo(f"Demo courses: {courses}.")
 
 
+courses_cli = AppGroup("courses", help="Manage courses.")
+
+
+@courses_cli.command("reassign")
+@click.argument("slug")
+@click.argument("email")
+def reassign(slug: str, email: str) -> None:
+    """Give the course SLUG to the instructor with EMAIL (e.g. after an account deletion)."""
+    from app.courses import studio
+
+    user = services.find_user_by_email(email)
+    if user is None:
+        raise click.ClickException(f"No account with email {email}.")
+    try:
+        course = studio.reassign(slug, str(user.id), user.name, user.role)
+    except LecternError as exc:
+        _fail(exc)
+    click.echo(f"{course.title} now belongs to {user.name} ({course.status}).")
+
+
 @events_cli.command("dispatch")
 def dispatch() -> None:
     """Deliver every due outbox event once, then exit."""
@@ -112,5 +132,6 @@ def gen_secret() -> None:
 def register(app: Flask) -> None:
     app.cli.add_command(users_cli)
     app.cli.add_command(events_cli)
+    app.cli.add_command(courses_cli)
     app.cli.add_command(seed_demo)
     app.cli.add_command(gen_secret)

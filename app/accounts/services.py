@@ -472,8 +472,16 @@ def update_profile(user: User, *, name: Any = None, bio: Any = None) -> User:
             errors.update(exc.fields)
     if errors:
         raise ValidationFailed(fields=errors)
+    renamed = "name" in changes and changes["name"] != user.name
     for key, value in changes.items():
         setattr(user, key, value)
+    if renamed:
+        record_event(
+            "user.renamed",
+            {"user_id": str(user.id), "name": user.name},
+            key=str(user.id),
+            source=SOURCE,
+        )
     return user
 
 

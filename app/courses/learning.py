@@ -329,3 +329,31 @@ def verify_certificate(code: Any) -> Certificate:
     if certificate is None:
         raise NotFound("No certificate has this code.")
     return certificate
+
+
+def export_learning_data(user_id: str) -> dict[str, Any]:
+    """Everything the course side holds about a user, for "download my data"."""
+    from app.courses.documents import Review
+
+    def plain(doc: Any) -> dict[str, Any]:
+        data = doc.to_mongo().to_dict()
+        data.pop("_id", None)
+        return {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in data.items()}
+
+    enrollments = []
+    for enrollment in Enrollment.objects(user_id=user_id):
+        item = plain(enrollment)
+        item["progress"] = {
+            lesson_id: {
+                k: (v.isoformat() if hasattr(v, "isoformat") else v)
+                for k, v in entry.to_mongo().to_dict().items()
+            }
+            for lesson_id, entry in enrollment.progress.items()
+        }
+        enrollments.append(item)
+    return {
+        "enrollments": enrollments,
+        "quiz_attempts": [plain(a) for a in QuizAttempt.objects(user_id=user_id)],
+        "reviews": [plain(r) for r in Review.objects(user_id=user_id)],
+        "certificates": [plain(c) for c in Certificate.objects(user_id=user_id)],
+    }

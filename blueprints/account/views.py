@@ -9,6 +9,7 @@ from flask import Blueprint, Response, current_app, flash, redirect, session, ur
 from flask_login import current_user, login_required, login_user, logout_user
 
 from app.accounts import services
+from app.courses import learning
 from app.errors import ValidationFailed
 from app.extensions import db
 from app.media.images import ImageRejected, read_limited
@@ -120,8 +121,10 @@ def change_password() -> Any:
 
 @bp.route("/export")
 def export() -> Response:
-    """Download everything we hold about the user, as JSON."""
-    body = json.dumps(services.export_user_data(_user()), indent=2)
+    """Download everything we hold about the user, as JSON: both contexts' data."""
+    data = services.export_user_data(_user())
+    data["learning"] = learning.export_learning_data(str(_user().id))
+    body = json.dumps(data, indent=2, default=str)
     return Response(
         body,
         mimetype="application/json",

@@ -68,3 +68,64 @@ def test_an_instructors_courses_are_unpublished_and_flagged(app, users, courses,
         assert after.status in ("unpublished", "draft")
     assert Course.objects.get(id=course.id).status == "unpublished"
     assert app.test_client().get(f"/courses/{course.slug}").status_code == 404
+
+
+def test_an_admin_reassigns_an_orphaned_course(app, users, courses, api, outbox, runner):
+    course = courses.published()
+    token = api.login(course.owner.email)["access_token"]
+    api.call("DELETE", "/users/account", token, json={"password": PASSWORD})
+    outbox.deliver()
+    heir = users.create("instructor", email="heir@example.com", name="Heir Apparent")
+    learner = users.create(email="learner@example.com")
+    refused = runner.invoke(args=["courses", "reassign", course.slug, learner.email])
+    assert refused.exit_code != 0 and "not an instructor" in refused.output
+    result = runner.invoke(args=["courses", "reassign", course.slug, heir.email])
+    assert result.exit_code == 0, result.output
+    after = Course.objects.get(id=course.id)
+    assert after.instructor.id == str(heir.id) and not after.instructor.deleted
+    assert after.status == "unpublished"
+    client = app.test_client()
+    client.submit("/signin", {"email": heir.email, "password": PASSWORD})
+    assert client.get(f"/studio/{course.slug}").status_code == 200
+
+
+def test_a_rename_reaches_courses_and_reviews(app, users, courses, api, outbox):
+    course = courses.published()
+    learner = users.create(name="Old Name")
+    token = api.login(learner.email)["access_token"]
+    api.call("POST", f"/courses/{course.slug}/enrollment", token)
+    client = app.test_client()
+    client.submit("/signin", {"email": learner.email, "password": PASSWORD})
+    client.submit(f"/courses/{course.slug}/review", {"rating": "4"})
+    api.call("PUT", "/users/profile", token, json={"name": "New Name"})
+    teacher = api.login(course.owner.email)["access_token"]
+    api.call("PUT", "/users/profile", teacher, json={"name": "Renamed Teacher"})
+    outbox.deliver()
+    assert Review.objects.get().user_name == "New Name"
+    after = Course.objects.get(id=course.id)
+    assert after.instructor.name == "Renamed Teacher" and "renamed" in after.keywords
+    assert "Renamed Teacher" in client.get(f"/courses/{course.slug}").get_data(as_text=True)
+
+
+def test_download_my_data_includes_learning(app, users, courses, api):
+    import json
+
+    course = courses.published(lessons=["quiz"])
+    quiz = course.sections[0].lessons[0]
+    learner = users.create()
+    token = api.login(learner.email)["access_token"]
+    api.call("POST", f"/courses/{course.slug}/enrollment", token)
+    api.call(
+        "POST",
+        f"/courses/{course.slug}/lessons/{quiz.id}/quiz-attempts",
+        token,
+        json={"answers": {q.id: q.correct for q in quiz.questions}},
+    )
+    client = app.test_client()
+    client.submit("/signin", {"email": learner.email, "password": PASSWORD})
+    data = json.loads(client.get("/account/export").get_data())
+    learning = data["learning"]
+    assert [e["course_slug"] for e in learning["enrollments"]] == [course.slug]
+    assert learning["enrollments"][0]["progress"][quiz.id]["completed"] is True
+    assert [a["score"] for a in learning["quiz_attempts"]] == [100]
+    assert len(learning["certificates"]) == 1

@@ -252,3 +252,17 @@ def test_lesson_files_are_typed_by_content_and_served_signed(client, instructor,
     assert client.get(url.replace("signature=", "signature=0")).status_code == 403
     expired = url.split("expires=")[0] + f"expires={int(time.time()) - 1}&signature=x"
     assert client.get(expired).status_code == 403
+
+
+def test_a_moderator_can_unpublish_from_the_course_page(app, courses, users):
+    course = courses.published()
+    moderator = app.test_client()
+    mod = users.create("moderator")
+    moderator.submit("/signin", {"email": mod.email, "password": PASSWORD})
+    page = moderator.get(f"/courses/{course.slug}").get_data(as_text=True)
+    assert "Unpublish (moderator)" in page
+    moderator.submit(
+        f"/moderation/courses/{course.slug}", {"action": "unpublish", "note": "Off-topic"}
+    )
+    after = _course(course.slug)
+    assert after.status == "unpublished" and after.review_note == "Off-topic"
