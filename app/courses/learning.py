@@ -354,6 +354,10 @@ def export_learning_data(user_id: str) -> dict[str, Any]:
     return {
         "enrollments": enrollments,
         "quiz_attempts": [plain(a) for a in QuizAttempt.objects(user_id=user_id)],
-        "reviews": [plain(r) for r in Review.objects(user_id=user_id)],
+        # Who reported a review is other people's data: left out.
+        "reviews": [
+            {k: v for k, v in plain(r).items() if k not in ("reported_by",)}
+            for r in Review.objects(user_id=user_id)
+        ],
         "certificates": [plain(c) for c in Certificate.objects(user_id=user_id)],
     }

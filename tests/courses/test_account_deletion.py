@@ -129,3 +129,24 @@ def test_download_my_data_includes_learning(app, users, courses, api):
     assert learning["enrollments"][0]["progress"][quiz.id]["completed"] is True
     assert [a["score"] for a in learning["quiz_attempts"]] == [100]
     assert len(learning["certificates"]) == 1
+    assert learning["reviews"] == []
+
+
+def test_download_my_data_does_not_reveal_who_reported_my_review(app, users, courses):
+    import json
+
+    course = courses.published()
+    clients = {}
+    for name in ("author", "reporter"):
+        client = app.test_client()
+        user = users.create(email=f"{name}@example.com")
+        client.submit("/signin", {"email": user.email, "password": PASSWORD})
+        client.submit(f"/courses/{course.slug}/enroll")
+        clients[name] = (client, user)
+    author, _ = clients["author"]
+    reporter_client, reporter = clients["reporter"]
+    author.submit(f"/courses/{course.slug}/review", {"rating": "2", "body": "Meh"})
+    reporter_client.submit(f"/reviews/{Review.objects.get().id}/report")
+    exported = author.get("/account/export").get_data(as_text=True)
+    assert str(reporter.id) not in exported
+    assert json.loads(exported)["learning"]["reviews"][0]["body"] == "Meh"
