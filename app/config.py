@@ -68,7 +68,13 @@ class Settings:
     ratelimit_refresh_account: str = "60 per hour"
     mail_from: str = "Lectern <no-reply@lectern.local>"
     log_level: str = "INFO"
-    event_bus: str = "embedded"
+    event_bus: str = ""
+    kafka_bootstrap_servers: str = ""
+    kafka_client_id: str = "lectern"
+    sendgrid_api_key: str = ""
+    sendgrid_api_host: str = "https://api.sendgrid.com"
+    email_send_attempts: int = 5
+    consumer_max_attempts: int = 5
     demo_seed: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -112,6 +118,10 @@ class Settings:
             raise ConfigError("LECTERN_ENV must be development, production or testing")
         if self.document_store not in {"", "mongodb", "litemongo", "mongomock"}:
             raise ConfigError("DOCUMENT_STORE must be mongodb, litemongo or mongomock")
+        if self.event_bus not in {"", "embedded", "kafka"}:
+            raise ConfigError("EVENT_BUS must be embedded or kafka")
+        if self.event_bus == "kafka" and not self.kafka_bootstrap_servers:
+            raise ConfigError("EVENT_BUS=kafka needs KAFKA_BOOTSTRAP_SERVERS")
         if self.document_store == "mongodb" and not self.mongodb_uri:
             raise ConfigError("DOCUMENT_STORE=mongodb needs MONGODB_URI")
         if not self.production:
@@ -198,7 +208,14 @@ class Settings:
             "RATELIMIT_REFRESH_ACCOUNT": self.ratelimit_refresh_account,
             "MAIL_FROM": self.mail_from,
             "LOG_LEVEL": self.log_level,
-            "EVENT_BUS": self.event_bus,
+            "EVENT_BUS": self.event_bus
+            or ("kafka" if self.kafka_bootstrap_servers else "embedded"),
+            "KAFKA_BOOTSTRAP_SERVERS": self.kafka_bootstrap_servers,
+            "KAFKA_CLIENT_ID": self.kafka_client_id,
+            "SENDGRID_API_KEY": self.sendgrid_api_key,
+            "SENDGRID_API_HOST": self.sendgrid_api_host.rstrip("/"),
+            "EMAIL_SEND_ATTEMPTS": self.email_send_attempts,
+            "CONSUMER_MAX_ATTEMPTS": self.consumer_max_attempts,
             "DEMO_SEED": self.demo_seed,
             "PREFERRED_URL_SCHEME": "https" if self.production else "http",
         }

@@ -47,7 +47,7 @@ def test_a_second_delivery_sends_nothing(client, app, outbox):
 
     with app.app_context():
         event = db.session.query(OutboxEvent).one()
-        deliver(event)  # as if a relay delivered it again
+        deliver(event.envelope())  # as if a relay delivered it again
         db.session.commit()
     assert len(outbox.messages()) == 1
 

@@ -1,4 +1,8 @@
-"""Accounts' own event consumers: the emails that follow account events."""
+"""Accounts' own event consumer (`accounts-email`): the emails that follow events.
+
+The course side's events carry user ids; this consumer owns the addresses, so
+it resolves them and sends. Each email is sent at most once per event.
+"""
 
 from __future__ import annotations
 
@@ -17,27 +21,32 @@ def _link(path: str) -> str:
     return f"{current_app.config['PUBLIC_URL']}{path}"
 
 
-def _send_verification(event: dict[str, Any], template: str, subject: str) -> None:
+def _send_verification(event: dict[str, Any], subject: str) -> None:
     user = services.get_user(event["data"]["user_id"])
     if user is None or user.email_verified:
         return  # deleted or already verified since: nothing to send
     token = services.create_one_time_token(user, services.VERIFY)
-    hours = current_app.config["VERIFY_TOKEN_HOURS"]
     send_mail(
-        user.email, subject, template, user=user, link=_link(f"/verify-email/{token}"), hours=hours
+        user.email,
+        subject,
+        "verify_email",
+        event_id=event["id"],
+        user=user,
+        link=_link(f"/verify-email/{token}"),
+        hours=current_app.config["VERIFY_TOKEN_HOURS"],
     )
 
 
 @subscribe("user.registered", CONSUMER)
 def on_registered(event: dict[str, Any]) -> None:
     """Send the verification email to a new account."""
-    _send_verification(event, "verify_email", "Confirm your email address for Lectern")
+    _send_verification(event, "Confirm your email address for Lectern")
 
 
 @subscribe("user.verification_requested", CONSUMER)
 def on_verification_requested(event: dict[str, Any]) -> None:
     """Send a fresh verification link (earlier links stop working)."""
-    _send_verification(event, "verify_email", "Your new Lectern confirmation link")
+    _send_verification(event, "Your new Lectern confirmation link")
 
 
 @subscribe("user.email_verified", CONSUMER)
@@ -45,7 +54,14 @@ def on_email_verified(event: dict[str, Any]) -> None:
     """Welcome a user once their address is confirmed."""
     user = services.get_user(event["data"]["user_id"])
     if user is not None:
-        send_mail(user.email, "Welcome to Lectern", "welcome", user=user, link=_link("/"))
+        send_mail(
+            user.email,
+            "Welcome to Lectern",
+            "welcome",
+            event_id=event["id"],
+            user=user,
+            link=_link("/courses"),
+        )
 
 
 @subscribe("user.password_reset_requested", CONSUMER)
@@ -59,7 +75,42 @@ def on_password_reset_requested(event: dict[str, Any]) -> None:
         user.email,
         "Reset your Lectern password",
         "reset_password",
+        event_id=event["id"],
         user=user,
         link=_link(f"/reset-password/{token}"),
         minutes=current_app.config["RESET_TOKEN_MINUTES"],
     )
+
+
+@subscribe("course.enrolled", CONSUMER)
+def on_enrolled(event: dict[str, Any]) -> None:
+    """Confirm an enrolment to the learner."""
+    data = event["data"]
+    user = services.get_user(data["user_id"])
+    if user is not None:
+        send_mail(
+            user.email,
+            f"You are enrolled: {data['title']}",
+            "enrolled",
+            event_id=event["id"],
+            user=user,
+            title=data["title"],
+            link=_link(f"/courses/{data['slug']}/continue"),
+        )
+
+
+@subscribe("course.published", CONSUMER)
+def on_course_published(event: dict[str, Any]) -> None:
+    """Tell the instructor their course was approved and is in the catalog."""
+    data = event["data"]
+    user = services.get_user(data["instructor_id"])
+    if user is not None:
+        send_mail(
+            user.email,
+            f"Your course is published: {data['title']}",
+            "course_published",
+            event_id=event["id"],
+            user=user,
+            title=data["title"],
+            link=_link(f"/courses/{data['slug']}"),
+        )

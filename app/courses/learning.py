@@ -17,6 +17,7 @@ from app.courses.documents import (
     QuizAttempt,
     Section,
 )
+from app.courses.outbox import record_course_event
 from app.errors import Conflict, Forbidden, NotFound, Unauthenticated, ValidationFailed
 from app.timeutil import utcnow
 
@@ -50,6 +51,16 @@ def do_enroll(actor: Any, course: Course) -> tuple[Enrollment, bool]:
         return Enrollment.objects.get(user_id=user_id, course_id=str(course.id)), False
     Course.objects(id=course.id).update_one(inc__enrollment_count=1)
     course.enrollment_count += 1
+    record_course_event(
+        "course.enrolled",
+        {
+            "user_id": user_id,
+            "course_id": str(course.id),
+            "slug": course.slug,
+            "title": course.title,
+        },
+        key=user_id,
+    )
     return enrollment, True
 
 

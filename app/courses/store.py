@@ -122,8 +122,9 @@ def drop_all() -> None:
     """Empty every collection of the courses context (tests and `reset` only)."""
     from app.courses import documents
     from app.courses.catalog import CatalogFacets
+    from app.courses.outbox import DocOutboxEvent
 
-    for model in (*documents.ALL, CatalogFacets):
+    for model in (*documents.ALL, CatalogFacets, DocOutboxEvent):
         model.drop_collection()
 
 

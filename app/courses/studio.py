@@ -22,6 +22,7 @@ from app.courses.documents import (
     Question,
     Section,
 )
+from app.courses.outbox import record_course_event
 from app.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from app.timeutil import utcnow
 from app.validation import clean_choice, clean_int, clean_name, clean_slug, clean_text, collect
@@ -362,6 +363,16 @@ def approve(actor: Any, course: Course) -> None:
         "published",
         published_at=course.published_at or utcnow(),
         review_note="",
+    )
+    record_course_event(
+        "course.published",
+        {
+            "course_id": str(course.id),
+            "slug": course.slug,
+            "title": course.title,
+            "instructor_id": course.instructor.id,
+        },
+        key=str(course.id),
     )
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import uuid
 from datetime import timedelta
 from typing import Any
 
@@ -18,7 +19,7 @@ from flask import Flask
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from app.events import subscriptions_for, validate_event
+from app.events import InvalidEvent, Subscription, subscriptions_for, validate_event
 from app.events.models import EventReceipt, OutboxEvent
 from app.extensions import db
 from app.timeutil import utcnow
@@ -34,27 +35,51 @@ def _backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(300, 2 ** max(0, attempts - 1)))
 
 
-def _already_handled(consumer: str, event_id: Any) -> bool:
+def _already_handled(consumer: str, event_id: uuid.UUID) -> bool:
     stmt = select(EventReceipt.id).where(
         EventReceipt.consumer == consumer, EventReceipt.event_id == event_id
     )
     return db.session.execute(stmt).first() is not None
 
 
-def deliver(event: OutboxEvent) -> None:
-    """Run every subscribed handler that has not yet handled `event`; commit after each."""
-    envelope = event.envelope()
-    validate_event(event.type, event.version, event.data)
-    for sub in subscriptions_for(event.type):
-        if _already_handled(sub.consumer, event.id):
-            continue
-        sub.handler(envelope)
-        db.session.add(EventReceipt(consumer=sub.consumer, event_id=event.id))
-        try:
-            db.session.commit()
-        except IntegrityError:
-            # Another dispatcher finished this pair first; its receipt stands.
-            db.session.rollback()
+def check_envelope(envelope: Any) -> dict[str, Any]:
+    """The envelope if it is well formed and its data matches its type's schema."""
+    required = {"id", "type", "version", "occurred_at", "source", "data"}
+    if not isinstance(envelope, dict) or not required <= set(envelope):
+        raise InvalidEvent("not an event envelope")
+    try:
+        uuid.UUID(str(envelope["id"]))
+    except ValueError as exc:
+        raise InvalidEvent("the event id is not a UUID") from exc
+    if not isinstance(envelope["version"], int) or not isinstance(envelope["data"], dict):
+        raise InvalidEvent("version or data has the wrong type")
+    validate_event(str(envelope["type"]), envelope["version"], envelope["data"])
+    return envelope
+
+
+def run_handler(sub: Subscription, envelope: dict[str, Any]) -> bool:
+    """Run one consumer's handler unless it already handled this event; False if it had.
+
+    The receipt is committed with the handler's own changes.
+    """
+    event_id = uuid.UUID(envelope["id"])
+    if _already_handled(sub.consumer, event_id):
+        return False
+    sub.handler(envelope)
+    db.session.add(EventReceipt(consumer=sub.consumer, event_id=event_id))
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()  # another dispatcher finished this pair first
+    return True
+
+
+def deliver(envelope: dict[str, Any], consumers: set[str] | None = None) -> None:
+    """Run every subscribed handler (of `consumers`, if given) that has not handled it."""
+    check_envelope(envelope)
+    for sub in subscriptions_for(envelope["type"]):
+        if consumers is None or sub.consumer in consumers:
+            run_handler(sub, envelope)
 
 
 def _claim(seq: int) -> bool:
@@ -93,7 +118,7 @@ def dispatch_pending(limit: int = BATCH) -> int:
         if event is None:
             continue
         try:
-            deliver(event)
+            deliver(event.envelope())
         except Exception as exc:
             db.session.rollback()
             _record_failure(seq, exc)
@@ -104,6 +129,24 @@ def dispatch_pending(limit: int = BATCH) -> int:
             .values(status="dispatched", dispatched_at=utcnow(), last_error=None)
         )
         db.session.commit()
+        delivered += 1
+    return delivered + dispatch_documents(limit)
+
+
+def dispatch_documents(limit: int = BATCH) -> int:
+    """The same for the course side's outbox."""
+    from app.courses.outbox import claim_due, mark_failed, mark_published
+
+    delivered = 0
+    for doc in claim_due(limit):
+        try:
+            deliver(doc.envelope())
+        except Exception as exc:
+            db.session.rollback()
+            mark_failed(doc, f"{type(exc).__name__}: {exc}", MAX_ATTEMPTS)
+            log.warning("event handler failed", extra={"event_id": doc.event_id, "type": doc.type})
+            continue
+        mark_published(doc)
         delivered += 1
     return delivered
 

@@ -59,3 +59,41 @@ class EventReceipt(db.Model):  # type: ignore[name-defined,misc]
     handled_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     __table_args__ = (UniqueConstraint("consumer", "event_id", name="uq_event_receipts_consumer"),)
+
+
+class DeadLetter(db.Model):  # type: ignore[name-defined,misc]
+    """A message a consumer gave up on, kept for an admin to read and replay.
+
+    The same record also goes to the source topic's dead-letter topic on Kafka.
+    """
+
+    __tablename__ = "dead_letters"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    group: Mapped[str] = mapped_column(String(60))
+    topic: Mapped[str] = mapped_column(String(120))
+    partition: Mapped[int] = mapped_column()
+    offset: Mapped[int] = mapped_column()
+    key: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    value: Mapped[str] = mapped_column(Text)
+    error: Mapped[str] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    replayed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class WorkerHeartbeat(db.Model):  # type: ignore[name-defined,misc]
+    """What each worker process last reported: alive, lag, counts."""
+
+    __tablename__ = "worker_heartbeats"
+
+    worker_id: Mapped[str] = mapped_column(String(120), primary_key=True)  # name@host:pid
+    name: Mapped[str] = mapped_column(String(40))
+    group: Mapped[str] = mapped_column(String(60))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    processed: Mapped[int] = mapped_column(default=0)
+    failed: Mapped[int] = mapped_column(default=0)
+    dead_lettered: Mapped[int] = mapped_column(default=0)
+    lag: Mapped[int | None] = mapped_column(nullable=True)
+    stopped: Mapped[bool] = mapped_column(default=False)

@@ -37,7 +37,17 @@ class FileBackend:
 
 
 def init_app(app: Flask) -> None:
-    app.extensions["mail"] = FileBackend(Path(app.config["DATA_DIR"]) / "outbox")
+    """SendGrid when SENDGRID_API_KEY is set, else .eml files under DATA_DIR/outbox/."""
+    if app.config.get("SENDGRID_API_KEY"):
+        from app.mail.sendgrid import SendGridBackend
+
+        app.extensions["mail"] = SendGridBackend(
+            app.config["SENDGRID_API_KEY"],
+            app.config["SENDGRID_API_HOST"],
+            attempts=app.config["EMAIL_SEND_ATTEMPTS"],
+        )
+    else:
+        app.extensions["mail"] = FileBackend(Path(app.config["DATA_DIR"]) / "outbox")
 
 
 def render_message(to: str, subject: str, template: str, **context: Any) -> EmailMessage:
@@ -56,7 +66,27 @@ def render_message(to: str, subject: str, template: str, **context: Any) -> Emai
     return message
 
 
-def send_mail(to: str, subject: str, template: str, **context: Any) -> None:
-    """Render and send one message through the configured backend."""
+def send_mail(
+    to: str, subject: str, template: str, *, event_id: str | None = None, **context: Any
+) -> bool:
+    """Render and send one message through the configured backend.
+
+    With an `event_id`, the message is sent at most once per (event, template): the
+    record is committed the moment the backend accepted it, so a redelivered event
+    finds it and sends nothing. Returns False when it had already been sent.
+    """
+    from app.extensions import db
+    from app.mail.models import SentEmail
+
+    key = f"{event_id}:{template}" if event_id else None
+    if key and db.session.get(SentEmail, key) is not None:
+        return False
+    message = render_message(to, subject, template, **context)
+    if event_id:
+        message["X-Lectern-Event"] = event_id
     backend: MailBackend = current_app.extensions["mail"]
-    backend.send(render_message(to, subject, template, **context))
+    backend.send(message)
+    if key:
+        db.session.add(SentEmail(key=key, recipient=to))
+        db.session.commit()
+    return True
