@@ -112,6 +112,80 @@ def reassign(slug: str, email: str) -> None:
     click.echo(f"{course.title} now belongs to {user.name} ({course.status}).")
 
 
+@click.command("worker")
+@click.argument("name", type=click.Choice(["email", "courses", "media", "relay"]))
+@with_appcontext
+def worker(name: str) -> None:
+    """Run one worker process (Kafka consumer group, or the outbox relay) until SIGTERM."""
+    from app.events.catalogue import WORKERS
+
+    if not current_app.config.get("KAFKA_BOOTSTRAP_SERVERS"):
+        raise click.ClickException(
+            "Workers need KAFKA_BOOTSTRAP_SERVERS. Without Kafka, "
+            "the embedded bus inside `make run` handles events."
+        )
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    if name == "relay":
+        from workers.relay import run_relay
+
+        run_relay(app)
+        return
+    from workers.runner import Runner
+
+    runner = Runner(app, WORKERS[name])
+    runner.install_signal_handlers()
+    runner.run()
+
+
+@events_cli.command("create-topics")
+@click.option("--replication-factor", default=1, show_default=True)
+def create_topics(replication_factor: int) -> None:
+    """Create every topic of the catalogue (and its dead-letter topic) on the cluster."""
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    from app.events.catalogue import DEAD_LETTER_RETENTION_DAYS, TOPICS, dead_letter_topic
+
+    day = 24 * 3600 * 1000
+    new = []
+    for topic in TOPICS.values():
+        new.append(
+            NewTopic(
+                topic.name,
+                num_partitions=topic.partitions,
+                replication_factor=replication_factor,
+                config={"retention.ms": str(topic.retention_days * day)},
+            )
+        )
+        new.append(
+            NewTopic(
+                dead_letter_topic(topic.name),
+                num_partitions=1,
+                replication_factor=replication_factor,
+                config={"retention.ms": str(DEAD_LETTER_RETENTION_DAYS * day)},
+            )
+        )
+    admin = AdminClient({"bootstrap.servers": current_app.config["KAFKA_BOOTSTRAP_SERVERS"]})
+    for name, future in admin.create_topics(new).items():
+        try:
+            future.result(30)
+            click.echo(f"created {name}")
+        except Exception as exc:  # an existing topic is fine
+            click.echo(f"{name}: {exc}")
+
+
+@events_cli.command("replay")
+@click.argument("dead_letter_id", type=int)
+def replay(dead_letter_id: int) -> None:
+    """Publish a dead-lettered message to its original topic again."""
+    from app.events.admin import replay_dead_letter
+
+    try:
+        letter = replay_dead_letter(dead_letter_id)
+    except LecternError as exc:
+        _fail(exc)
+    click.echo(f"Replayed dead letter {letter.id} to {letter.topic}.")
+
+
 @events_cli.command("dispatch")
 def dispatch() -> None:
     """Deliver every due outbox event once, then exit."""
@@ -133,5 +207,6 @@ def register(app: Flask) -> None:
     app.cli.add_command(users_cli)
     app.cli.add_command(events_cli)
     app.cli.add_command(courses_cli)
+    app.cli.add_command(worker)
     app.cli.add_command(seed_demo)
     app.cli.add_command(gen_secret)

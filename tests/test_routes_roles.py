@@ -6,6 +6,7 @@ someone has to decide who may use it.
 
 from __future__ import annotations
 
+import re
 import uuid
 
 import pytest
@@ -40,6 +41,9 @@ ACCESS = {
     "projects.delete": "owner",
     "admin.users": "admin",
     "admin.set_role": "admin",
+    "admin.events": "admin",
+    "admin.replay": "admin",
+    "admin.retry": "admin",
     "api.openapi_document": "public",
     "api.register": "public",
     "api.login": "public",
@@ -106,6 +110,8 @@ ARGS = {
     "section_id": "0" * 32,
     "review_id": "0" * 24,
     "course_id": "0" * 24,
+    "letter_id": "999999",
+    "seq": "999999",
     "code": "ABCDEF0123456789",
 }
 
@@ -115,7 +121,7 @@ def _routes(app):
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             url = rule.rule
             for arg in rule.arguments:
-                url = url.replace(f"<path:{arg}>", ARGS[arg]).replace(f"<{arg}>", ARGS[arg])
+                url = re.sub(rf"<(?:\w+:)?{arg}>", ARGS[arg], url)
             yield rule.endpoint, method, url
 
 

@@ -13,9 +13,11 @@ from wtforms.fields.choices import SelectChoice
 from app.accounts import services
 from app.accounts.models import Role
 from app.accounts.policies import can
-from app.errors import Forbidden, NotFound, ValidationFailed
+from app.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from app.events.admin import dead_outbox_events, event_health, replay_dead_letter, retry_dead_event
 from app.extensions import db
 from app.web import render
+from blueprints.auth.forms import ConfirmForm
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -62,3 +64,36 @@ def set_role(user_id: str) -> Any:
     else:
         flash("Choose a valid role.", "error")
     return redirect(url_for("admin.users", q=request.args.get("q", "")), 303)
+
+
+@bp.route("/events")
+def events() -> Any:
+    """Outbox backlog and age, workers with their lag, dead letters with a replay button."""
+    return render(
+        "admin/events.html",
+        health=event_health(),
+        dead_events=dead_outbox_events(),
+        confirm=ConfirmForm(),
+    )
+
+
+@bp.route("/events/dead-letters/<int:letter_id>/replay", methods=["POST"])
+def replay(letter_id: int) -> Any:
+    """Publish a dead letter to its original topic again."""
+    if ConfirmForm().validate_on_submit():
+        try:
+            replay_dead_letter(letter_id)
+        except (Conflict, NotFound) as exc:
+            flash(exc.message, "error")
+        else:
+            flash("Replayed: the workers will handle the message again.", "success")
+    return redirect(url_for("admin.events"), 303)
+
+
+@bp.route("/events/outbox/<int:seq>/retry", methods=["POST"])
+def retry(seq: int) -> Any:
+    """Give a dead outbox event another round of attempts."""
+    if ConfirmForm().validate_on_submit():
+        retry_dead_event(seq)
+        flash("The event will be delivered again.", "success")
+    return redirect(url_for("admin.events"), 303)

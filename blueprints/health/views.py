@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, current_app, jsonify
-from sqlalchemy import func, select, text
+from sqlalchemy import text
 
 from app.courses.store import ping as ping_documents
-from app.events.models import OutboxEvent
+from app.events.admin import event_health
 from app.extensions import db, limiter
 
 bp = Blueprint("health", __name__)
@@ -54,12 +54,25 @@ def _data_dir() -> None:
         raise PermissionError("DATA_DIR is not writable")
 
 
-def _outbox() -> dict[str, int]:
-    rows = db.session.execute(
-        select(OutboxEvent.status, func.count()).group_by(OutboxEvent.status)
-    ).all()
-    counts = {status: count for status, count in rows}
-    return {"pending": counts.get("pending", 0), "dead": counts.get("dead", 0)}
+def _outbox() -> dict[str, Any]:
+    health = event_health(limit=0)
+    return {
+        "bus": health.bus,
+        "pending": health.outbox_pending,
+        "dead": health.outbox_dead,
+        "oldest_pending_seconds": health.oldest_pending_seconds,
+        "documents_pending": health.documents["pending"],
+        "dead_letters": health.dead_letter_count,
+        "workers": [{"id": w["id"], "alive": w["alive"], "lag": w["lag"]} for w in health.workers],
+    }
+
+
+def _kafka() -> str:
+    from confluent_kafka.admin import AdminClient
+
+    admin = AdminClient({"bootstrap.servers": current_app.config["KAFKA_BOOTSTRAP_SERVERS"]})
+    metadata = admin.list_topics(timeout=2)
+    return f"{len(metadata.brokers)} broker(s)"
 
 
 @bp.route("/readyz")
@@ -74,6 +87,12 @@ def readyz() -> Any:
     ]
     if current_app.config.get("REDIS_URL"):
         checks.append(_check("redis", _redis))
+    if current_app.config.get("KAFKA_BOOTSTRAP_SERVERS"):
+        # Events wait in the outbox while the broker is away, so this is reported
+        # but does not make the web process unready.
+        kafka = _check("kafka", _kafka)
+        kafka["required"] = False
+        checks.append(kafka)
     db.session.rollback()
-    ready = all(c["ok"] for c in checks)
+    ready = all(c["ok"] for c in checks if c.get("required", True))
     return jsonify(status="ready" if ready else "unavailable", checks=checks), 200 if ready else 503

@@ -1,0 +1,138 @@
+"""Event health for admins and /readyz: outbox backlog and age, dead letters, workers;
+and replaying a dead letter."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import func, select
+
+from app.errors import Conflict, NotFound
+from app.events.models import DeadLetter, OutboxEvent, WorkerHeartbeat
+from app.extensions import db
+from app.timeutil import utcnow
+
+STALE_AFTER = timedelta(seconds=60)
+
+
+@dataclass
+class EventHealth:
+    bus: str
+    outbox_pending: int
+    outbox_dead: int
+    oldest_pending_seconds: int | None
+    documents: dict[str, Any]
+    dead_letters: list[DeadLetter]
+    dead_letter_count: int
+    workers: list[dict[str, Any]]
+
+
+def event_health(limit: int = 50) -> EventHealth:
+    """Everything the admin page and readiness show about events."""
+    from app.courses.outbox import backlog
+
+    counts = dict(
+        db.session.execute(
+            select(OutboxEvent.status, func.count()).group_by(OutboxEvent.status)
+        ).all()
+    )
+    oldest = db.session.scalar(
+        select(func.min(OutboxEvent.occurred_at)).where(OutboxEvent.status == "pending")
+    )
+    now = utcnow()
+    workers = []
+    for beat in db.session.scalars(select(WorkerHeartbeat).order_by(WorkerHeartbeat.name)):
+        alive = not beat.stopped and now - beat.last_seen < STALE_AFTER
+        workers.append(
+            {
+                "id": beat.worker_id,
+                "name": beat.name,
+                "group": beat.group,
+                "alive": alive,
+                "stopped": beat.stopped,
+                "lag": beat.lag,
+                "last_seen": beat.last_seen,
+                "processed": beat.processed,
+                "failed": beat.failed,
+                "dead_lettered": beat.dead_lettered,
+            }
+        )
+    letters = list(
+        db.session.scalars(
+            select(DeadLetter)
+            .where(DeadLetter.replayed_at.is_(None))
+            .order_by(DeadLetter.id.desc())
+            .limit(limit)
+        )
+    )
+    total = (
+        db.session.scalar(
+            select(func.count()).select_from(DeadLetter).where(DeadLetter.replayed_at.is_(None))
+        )
+        or 0
+    )
+    return EventHealth(
+        bus=current_app.config["EVENT_BUS"],
+        outbox_pending=counts.get("pending", 0),
+        outbox_dead=counts.get("dead", 0),
+        oldest_pending_seconds=int((now - oldest).total_seconds()) if oldest else None,
+        documents=backlog(),
+        dead_letters=letters,
+        dead_letter_count=total,
+        workers=workers,
+    )
+
+
+def replay_dead_letter(letter_id: int) -> DeadLetter:
+    """Publish a dead letter's message to its original topic; its handlers run again
+    (those that had finished skip it by their receipts)."""
+    from app.events.kafka import Publisher
+
+    letter = db.session.get(DeadLetter, letter_id)
+    if letter is None:
+        raise NotFound("No such dead letter.")
+    if letter.replayed_at is not None:
+        raise Conflict("This dead letter was already replayed.")
+    if not current_app.config.get("KAFKA_BOOTSTRAP_SERVERS"):
+        raise Conflict("Replaying needs Kafka (KAFKA_BOOTSTRAP_SERVERS).")
+    from app.events.kafka import Outgoing
+
+    errors = Publisher(current_app).publish(
+        [
+            Outgoing(
+                letter.topic,
+                letter.key or "",
+                letter.value.encode("utf-8"),
+                [("replayed-from-dead-letter", str(letter.id).encode())],
+            )
+        ]
+    )
+    if errors[0] is not None:
+        raise Conflict(f"The broker did not take the message: {errors[0]}")
+    letter.replayed_at = utcnow()
+    db.session.commit()
+    return letter
+
+
+def retry_dead_event(seq: int) -> OutboxEvent:
+    """Give a dead outbox event (embedded bus) another round of attempts."""
+    event = db.session.get(OutboxEvent, seq)
+    if event is None or event.status != "dead":
+        raise NotFound("No dead event with that number.")
+    event.status, event.attempts, event.next_attempt_at = "pending", 0, utcnow()
+    db.session.commit()
+    return event
+
+
+def dead_outbox_events(limit: int = 50) -> list[OutboxEvent]:
+    return list(
+        db.session.scalars(
+            select(OutboxEvent)
+            .where(OutboxEvent.status == "dead")
+            .order_by(OutboxEvent.seq.desc())
+            .limit(limit)
+        )
+    )
