@@ -71,6 +71,7 @@ class Settings:
     event_bus: str = ""
     kafka_bootstrap_servers: str = ""
     kafka_client_id: str = "lectern"
+    kafka_session_timeout_ms: int = 10_000
     sendgrid_api_key: str = ""
     sendgrid_api_host: str = "https://api.sendgrid.com"
     email_send_attempts: int = 5
@@ -212,6 +213,7 @@ class Settings:
             or ("kafka" if self.kafka_bootstrap_servers else "embedded"),
             "KAFKA_BOOTSTRAP_SERVERS": self.kafka_bootstrap_servers,
             "KAFKA_CLIENT_ID": self.kafka_client_id,
+            "KAFKA_SESSION_TIMEOUT_MS": self.kafka_session_timeout_ms,
             "SENDGRID_API_KEY": self.sendgrid_api_key,
             "SENDGRID_API_HOST": self.sendgrid_api_host.rstrip("/"),
             "EMAIL_SEND_ATTEMPTS": self.email_send_attempts,

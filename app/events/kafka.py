@@ -35,8 +35,8 @@ def consumer_config(app: Flask, group: str) -> dict[str, Any]:
         "group.id": group,
         "enable.auto.commit": False,
         "auto.offset.reset": "earliest",
-        "session.timeout.ms": 10_000,
-        "heartbeat.interval.ms": 2_000,
+        "session.timeout.ms": app.config["KAFKA_SESSION_TIMEOUT_MS"],
+        "heartbeat.interval.ms": max(1_000, app.config["KAFKA_SESSION_TIMEOUT_MS"] // 5),
         "max.poll.interval.ms": 300_000,
     }
 

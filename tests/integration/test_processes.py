@@ -1,0 +1,221 @@
+"""Workers as real processes: killed with SIGKILL mid-message, stopped with SIGTERM, and the
+whole chain (web server, relay, email worker) turning one sign-up into one email."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from app.events.catalogue import all_topics
+from app.events.kafka import Publisher
+from app.events.relay import relay_once
+from app.extensions import db
+from tests.conftest import PASSWORD
+from tests.integration.conftest import SENDGRID_KEY
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+
+def process_env(tmp_path: Path, database_url: str, broker, standin, **extra: str) -> dict:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(
+            (
+                "LECTERN",
+                "DATABASE_",
+                "MONGODB",
+                "DOCUMENT_",
+                "KAFKA_",
+                "SENDGRID_",
+                "REDIS_",
+                "PUBLIC_URL",
+                "DATA_DIR",
+                "PORT",
+            )
+        )
+    }
+    env.update(
+        {
+            "DATA_DIR": str(tmp_path / "proc-data"),
+            "DATABASE_URL": database_url,
+            "DOCUMENT_STORE": "litemongo",
+            "DOCUMENT_STORE_PATH": str(tmp_path / "proc-docs"),
+            "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap,
+            "KAFKA_SESSION_TIMEOUT_MS": "6000",
+            "SENDGRID_API_KEY": SENDGRID_KEY,
+            "SENDGRID_API_HOST": standin.url,
+            "PUBLIC_URL": "http://lectern.test",
+            "BCRYPT_ROUNDS": "4",
+            "LOG_LEVEL": "INFO",
+            "RATELIMIT_ENABLED": "false",
+            "PYTHONUNBUFFERED": "1",
+            **extra,
+        }
+    )
+    return env
+
+
+class Proc:
+    def __init__(self, args: list[str], env: dict, log: Path):
+        self.log_path = log
+        self.log = log.open("ab")
+        self.popen = subprocess.Popen(
+            args,
+            cwd=ROOT,
+            env=env,
+            stdout=self.log,  # noqa: S603
+            stderr=subprocess.STDOUT,
+        )
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 20) -> int:
+        if self.popen.poll() is None:
+            self.popen.send_signal(sig)
+            try:
+                self.popen.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait(5)
+        self.log.close()
+        return self.popen.returncode
+
+    def tail(self) -> str:
+        return self.log_path.read_text(errors="replace")[-3000:]
+
+
+def worker(name: str, env: dict, tmp_path: Path, tag: str = "") -> Proc:
+    return Proc(
+        [str(BIN / "flask"), "--app", "wsgi", "worker", name],
+        env,
+        tmp_path / f"worker-{name}{tag}.log",
+    )
+
+
+def wait_until(check, timeout: float, what: str, procs: tuple[Proc, ...] = ()) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.1)
+    logs = "\n".join(p.tail() for p in procs)
+    raise AssertionError(f"timed out waiting for {what}\n{logs}")
+
+
+@pytest.fixture
+def broker(private_kafka_broker):
+    private_kafka_broker.create_topics(all_topics())
+    return private_kafka_broker
+
+
+def test_a_worker_killed_mid_message_sends_the_email_once(
+    app_factory, broker, sendgrid_standin, tmp_path, sqlite_url
+):
+    app = app_factory(KAFKA_BOOTSTRAP_SERVERS=broker.bootstrap, EVENT_BUS="kafka")
+    client = app.test_client()
+    assert (
+        client.post(
+            "/api/v1/auth/register",
+            json={"email": "killed@example.com", "password": PASSWORD, "name": "Kill"},
+        ).status_code
+        == 201
+    )
+    with app.app_context():
+        assert relay_once(Publisher(app))["published"] == 1
+    env = process_env(tmp_path, sqlite_url, broker, sendgrid_standin)
+    sendgrid_standin.script("hang")  # the first send never gets an answer
+    first = worker("email", env, tmp_path, "-1")
+    try:
+        wait_until(lambda: sendgrid_standin.received >= 1, 40, "the first send", (first,))
+    finally:
+        first.stop(signal.SIGKILL)  # in the middle of the message, before it is committed
+    sendgrid_standin.release()
+    second = worker("email", env, tmp_path, "-2")
+    try:
+        wait_until(lambda: len(sendgrid_standin.requests) >= 1, 60, "the email", (second,))
+        time.sleep(2)  # room for a duplicate to show up, if there were one
+        assert [r.status for r in sendgrid_standin.requests] == [202]
+        assert sendgrid_standin.received == 2  # the hung one and the real one
+    finally:
+        assert second.stop(signal.SIGTERM) == 0, second.tail()  # a clean, graceful exit
+    assert '"worker stopped"' in second.tail() or "worker stopped" in second.tail()
+    from app.events.models import WorkerHeartbeat
+    from app.mail.models import SentEmail
+
+    with app.app_context():
+        assert db.session.query(SentEmail).count() == 1
+        beats = {b.worker_id: b for b in db.session.query(WorkerHeartbeat)}
+        assert any(b.stopped and b.processed == 1 for b in beats.values())
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_a_browser_signup_becomes_one_email_through_real_processes(
+    broker, sendgrid_standin, tmp_path
+):
+    """Issue 4's "done when": web server, relay and email worker as separate processes."""
+    database_url = f"sqlite:///{tmp_path / 'e2e.sqlite3'}"
+    port = _free_port()
+    env = process_env(
+        tmp_path,
+        database_url,
+        broker,
+        sendgrid_standin,
+        PORT=str(port),
+        PUBLIC_URL=f"http://127.0.0.1:{port}",
+    )
+    subprocess.run(
+        [str(BIN / "flask"), "--app", "wsgi", "db", "upgrade"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+    )  # noqa: S603
+    web = Proc(
+        [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", "wsgi:app"], env, tmp_path / "web.log"
+    )
+    relay = worker("relay", env, tmp_path)
+    email = worker("email", env, tmp_path)
+    procs = (web, relay, email)
+    try:
+
+        def up() -> bool:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1):  # noqa: S310
+                    return True
+            except OSError:
+                return False
+
+        wait_until(up, 30, "the web server", procs)
+        request = urllib.request.Request(  # noqa: S310
+            f"http://127.0.0.1:{port}/api/v1/auth/register",
+            method="POST",
+            data=json.dumps(
+                {"email": "real@example.com", "password": PASSWORD, "name": "Real Person"}
+            ).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+            assert response.status == 201
+        wait_until(lambda: len(sendgrid_standin.requests) >= 1, 60, "the email", procs)
+        time.sleep(3)
+        (sent,) = sendgrid_standin.requests
+        assert sent.body["personalizations"] == [{"to": [{"email": "real@example.com"}]}]
+        assert f"http://127.0.0.1:{port}/verify-email/" in sent.body["content"][0]["value"]
+        assert "embedded event bus started" not in web.tail()  # Kafka mode: no in-process bus
+    finally:
+        for proc in procs:
+            proc.stop()
