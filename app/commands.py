@@ -186,6 +186,14 @@ def replay(dead_letter_id: int) -> None:
     click.echo(f"Replayed dead letter {letter.id} to {letter.topic}.")
 
 
+@events_cli.command("catalogue")
+def catalogue() -> None:
+    """Print the event catalogue as the Markdown table kept in docs/events.md."""
+    from app.events.catalogue import markdown_table
+
+    click.echo(markdown_table())
+
+
 @events_cli.command("dispatch")
 def dispatch() -> None:
     """Deliver every due outbox event once, then exit."""
