@@ -97,3 +97,23 @@ def test_seed_demo_is_idempotent(runner, users):
     assert users.count() == 6
     second = runner.invoke(args=["seed-demo", "--if-empty"])
     assert "skipped" in second.output and users.count() == 6
+
+
+def test_dead_course_events_are_shown_and_can_be_retried(client, auth, app):
+    from app.courses.outbox import DocOutboxEvent, record_course_event
+
+    with app.app_context():
+        event = record_course_event(
+            "course.enrolled",
+            {"user_id": "u", "course_id": "c", "slug": "s", "title": "t"},
+            key="u",
+        )
+        DocOutboxEvent.objects(id=event.id).update_one(
+            set__status="dead", set__attempts=8, set__last_error="KeyError: boom"
+        )
+    auth.login("admin")
+    page = client.get("/admin/events").get_data(as_text=True)
+    assert "course.enrolled" in page and "KeyError: boom" in page
+    client.submit(f"/admin/events/course-outbox/{event.event_id}/retry")
+    assert DocOutboxEvent.objects.get(id=event.id).status == "pending"
+    assert client.submit("/admin/events/course-outbox/nope/retry").status_code == 404

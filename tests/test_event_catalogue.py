@@ -13,15 +13,19 @@ DOCS = Path(__file__).resolve().parents[1] / "docs" / "events.md"
 
 
 def test_every_schema_is_in_the_catalogue_and_back(app):
-    schemas = {p.name for p in files("app.events").joinpath("schemas").iterdir()
-               if p.name.endswith(".json")}
+    schemas = {
+        p.name
+        for p in files("app.events").joinpath("schemas").iterdir()
+        if p.name.endswith(".json")
+    }
     assert schemas == {f"{e.name}.v{e.version}.json" for e in EVENTS.values()}
 
 
 def test_subscriptions_match_the_declared_consumers(app):
     declared = {(e.name, c) for e in EVENTS.values() for c in e.consumers}
-    registered = {(s.event_type, s.consumer) for s in _SUBSCRIPTIONS
-                  if not s.consumer.startswith("test-")}
+    registered = {
+        (s.event_type, s.consumer) for s in _SUBSCRIPTIONS if not s.consumer.startswith("test-")
+    }
     assert registered == declared
 
 
@@ -36,4 +40,5 @@ def test_the_docs_show_the_catalogue_as_it_is():
     match = re.search(r"<!-- catalogue:start -->\n(.*?)\n<!-- catalogue:end -->", text, re.S)
     assert match, "docs/events.md needs the generated catalogue between its markers"
     assert match.group(1).strip() == markdown_table().strip(), (
-        "docs/events.md is stale: run `flask --app wsgi events catalogue` and paste the table")
+        "docs/events.md is stale: run `flask --app wsgi events catalogue` and paste the table"
+    )

@@ -44,6 +44,7 @@ ACCESS = {
     "admin.events": "admin",
     "admin.replay": "admin",
     "admin.retry": "admin",
+    "admin.retry_document": "admin",
     "api.openapi_document": "public",
     "api.register": "public",
     "api.login": "public",
@@ -111,6 +112,7 @@ ARGS = {
     "review_id": "0" * 24,
     "course_id": "0" * 24,
     "letter_id": "999999",
+    "event_id": "0" * 36,
     "seq": "999999",
     "code": "ABCDEF0123456789",
 }

@@ -23,7 +23,7 @@ from typing import Any
 
 from flask import Flask
 
-from app.events import InvalidEvent, subscriptions_for
+from app.events import subscriptions_for
 from app.events.bus import check_envelope, run_handler
 from app.events.catalogue import Worker, dead_letter_topic, topics_for_consumers
 from app.events.kafka import consumer_config, producer_config
@@ -33,6 +33,7 @@ from app.timeutil import utcnow
 
 log = logging.getLogger(__name__)
 HEARTBEAT_SECONDS = 5.0
+MAX_MESSAGE_BYTES = 1024 * 1024
 
 
 class Runner:
@@ -111,9 +112,13 @@ class Runner:
         """Handle one message completely; never raises (a failure is dead-lettered)."""
         with self.app.app_context():
             try:
-                envelope = check_envelope(json.loads(message.value()))
-            except (InvalidEvent, ValueError, TypeError) as exc:
-                self.dead_letter(message, f"malformed event: {exc}", attempts=1)
+                if len(message.value() or b"") > MAX_MESSAGE_BYTES:
+                    raise ValueError("message too large")
+                envelope = check_envelope(json.loads(message.value() or b""))
+            except Exception as exc:  # whatever is wrong with it, it must not stop the worker
+                self.dead_letter(
+                    message, f"malformed event: {type(exc).__name__}: {exc}"[:500], attempts=1
+                )
                 return
             for sub in subscriptions_for(envelope["type"]):
                 if sub.consumer in self.worker.consumers:
@@ -153,19 +158,23 @@ class Runner:
         ]
         self.producer.produce(dead_letter_topic(topic), key=key, value=value, headers=headers)
         self.producer.flush(10)
-        db.session.add(
-            DeadLetter(
-                group=self.worker.group,
-                topic=topic,
-                partition=message.partition(),
-                offset=message.offset(),
-                key=key,
-                value=value.decode("utf-8", "replace"),
-                error=error[:4000],
-                attempts=attempts,
+        try:
+            db.session.add(
+                DeadLetter(
+                    group=self.worker.group,
+                    topic=topic,
+                    partition=message.partition(),
+                    offset=message.offset(),
+                    key=key[:200] if key else None,
+                    value=value.decode("utf-8", "replace"),
+                    error=error[:4000],
+                    attempts=attempts,
+                )
             )
-        )
-        db.session.commit()
+            db.session.commit()
+        except Exception:  # the copy on the dead-letter topic is the record that counts
+            db.session.rollback()
+            log.exception("could not store the dead letter for the admin page")
         self.counts["dead_lettered"] += 1
         log.error(
             "message dead-lettered",

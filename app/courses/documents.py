@@ -177,6 +177,7 @@ class Enrollment(Document):
     percent = IntField(default=0)
     completed_at = DateTimeField()
     certificate_code = StringField()
+    version = IntField(default=0)  # optimistic concurrency for progress writes
 
     meta = {
         "collection": "enrollments",

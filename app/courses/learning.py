@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from mongoengine import Q
 from mongoengine.errors import NotUniqueError
 
 from app.courses import policies
@@ -146,10 +147,12 @@ def access_lesson(actor: Any, course: Course, lesson_id: Any) -> LessonView:
     )
 
 
-def record_visit(view: LessonView) -> None:
+def record_visit(view: LessonView, actor: Any = None) -> None:
     """Remember the lesson as the place to continue from (one atomic update)."""
     if view.enrollment is None:
         return
+    if actor is not None:
+        ensure_certificate(actor, view.course, view.enrollment)
     now = utcnow()
     Enrollment.objects(id=view.enrollment.id).update_one(
         set__last_lesson_id=view.lesson.id,
@@ -158,17 +161,45 @@ def record_visit(view: LessonView) -> None:
     )
 
 
-def _required_ids(course: Course) -> list[str]:
-    return [lesson.id for _, lesson in course.lessons() if lesson.required]
+def counted_lessons(course: Course) -> list[str]:
+    """The lessons that count towards completion: the required ones, or every lesson when
+    none is marked required. A course without lessons can never be completed."""
+    lessons = [lesson for _, lesson in course.lessons()]
+    required = [lesson.id for lesson in lessons if lesson.required]
+    return required or [lesson.id for lesson in lessons]
 
 
 def _recompute(enrollment: Enrollment, course: Course) -> None:
-    required = _required_ids(course)
+    required = counted_lessons(course)
     done = sum(1 for lesson_id in required if _done(enrollment.progress, lesson_id))
     enrollment.completed_count = done
-    enrollment.percent = 100 if not required else int(done * 100 / len(required))
-    if enrollment.percent == 100 and enrollment.completed_at is None and required:
+    enrollment.percent = int(done * 100 / len(required)) if required else 0
+    if enrollment.percent == 100 and enrollment.completed_at is None:
         enrollment.completed_at = utcnow()
+
+
+def _save_versioned(enrollment: Enrollment, **extra: Any) -> bool:
+    """Write the enrolment only if nobody else wrote it since we read it."""
+    version = enrollment.version or 0
+    unchanged = Q(id=enrollment.id) & (
+        Q(version=version) | (Q(version__exists=False) if version == 0 else Q(version=version))
+    )
+    return bool(
+        Enrollment.objects(unchanged).update_one(
+            set__progress=enrollment.progress,
+            set__completed_count=enrollment.completed_count,
+            set__percent=enrollment.percent,
+            set__completed_at=enrollment.completed_at,
+            set__last_lesson_id=enrollment.last_lesson_id,
+            set__last_visited_at=enrollment.last_visited_at,
+            set__version=version + 1,
+            **extra,
+        )
+    )
+
+
+def _quiz_passed(lesson: Lesson, entry: LessonProgress) -> bool:
+    return entry.best_score is not None and entry.best_score >= lesson.pass_mark
 
 
 def record_progress(
@@ -178,11 +209,16 @@ def record_progress(
     *,
     completed: Any = None,
     position_seconds: Any = None,
+    best_score: int | None = None,
 ) -> LessonProgress:
-    """Mark a lesson complete (or not) and/or remember the video position."""
+    """Mark a lesson complete (or not) and/or remember the video position.
+
+    Two requests at once cannot lose each other's change: each reads the enrolment,
+    computes, and writes only if it is still the version it read (else it tries again).
+    A quiz lesson is completed by passing it, not by asking.
+    """
     view = access_lesson(actor, course, lesson_id)
-    enrollment = view.enrollment
-    if enrollment is None:
+    if view.enrollment is None:
         raise Forbidden("Enrol in the course to track progress.")
     if completed is not None and not isinstance(completed, bool):
         raise ValidationFailed(fields={"completed": "Must be true or false."})
@@ -192,22 +228,58 @@ def record_progress(
         or not 0 <= position_seconds <= POSITION_MAX
     ):
         raise ValidationFailed(fields={"position_seconds": f"Use 0 to {POSITION_MAX}."})
-    now = utcnow()
-    entry = enrollment.progress.get(view.lesson.id) or LessonProgress()
-    if completed is not None and completed != entry.completed:
-        entry.completed = completed
-        entry.completed_at = now if completed else None
-    if position_seconds is not None:
-        entry.position_seconds = position_seconds
-    entry.last_visited_at = now
-    enrollment.progress[view.lesson.id] = entry
-    enrollment.last_lesson_id = view.lesson.id
-    enrollment.last_visited_at = now
-    _recompute(enrollment, course)
-    enrollment.save()
+    lesson = view.lesson
+    for _ in range(10):
+        enrollment = Enrollment.objects.get(id=view.enrollment.id)
+        now = utcnow()
+        entry = enrollment.progress.get(lesson.id) or LessonProgress()
+        if best_score is not None:
+            entry.best_score = max(entry.best_score or 0, best_score)
+        if completed is True and lesson.kind == "quiz" and not _quiz_passed(lesson, entry):
+            raise Conflict("Pass the quiz to complete this lesson.")
+        if completed is not None and completed != entry.completed:
+            entry.completed = completed
+            entry.completed_at = now if completed else None
+        if position_seconds is not None:
+            entry.position_seconds = position_seconds
+        entry.last_visited_at = now
+        enrollment.progress[lesson.id] = entry
+        enrollment.last_lesson_id = lesson.id
+        enrollment.last_visited_at = now
+        _recompute(enrollment, course)
+        if _save_versioned(enrollment):
+            break
+    else:
+        raise Conflict("Your progress changed in another window; try again.")
     if enrollment.percent == 100 and not enrollment.certificate_code:
         issue_certificate(actor, course, enrollment)
+    view.enrollment = enrollment
     return entry
+
+
+def refresh_course_progress(course: Course) -> int:
+    """Recompute every enrolment's progress after the course's lessons changed (added,
+    removed, made required or optional). Certificates already issued stay."""
+    changed = 0
+    for enrollment in Enrollment.objects(course_id=str(course.id)):
+        before = (enrollment.percent, enrollment.completed_count)
+        _recompute(enrollment, course)
+        if (enrollment.percent, enrollment.completed_count) != before:
+            Enrollment.objects(id=enrollment.id).update_one(
+                set__percent=enrollment.percent,
+                set__completed_count=enrollment.completed_count,
+                set__completed_at=enrollment.completed_at if enrollment.percent == 100 else None,
+                inc__version=1,
+            )
+            changed += 1
+    return changed
+
+
+def ensure_certificate(actor: Any, course: Course, enrollment: Enrollment | None) -> None:
+    """Issue a certificate owed since the course changed (say, an unfinished lesson was
+    removed), the next time the learner opens the course."""
+    if enrollment is not None and enrollment.percent == 100 and not enrollment.certificate_code:
+        issue_certificate(actor, course, enrollment)
 
 
 # ---------------------------------------------------------------- quizzes
@@ -286,12 +358,7 @@ def submit_quiz(
         passed=passed,
     )
     attempt.save()
-    entry = view.enrollment.progress.get(lesson.id) or LessonProgress()
-    entry.best_score = max(entry.best_score or 0, score)
-    view.enrollment.progress[lesson.id] = entry
-    view.enrollment.save()
-    if passed:
-        record_progress(actor, course, lesson.id, completed=True)
+    record_progress(actor, course, lesson.id, best_score=score, completed=True if passed else None)
     return attempt, graded
 
 

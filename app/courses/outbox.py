@@ -19,7 +19,7 @@ from mongoengine import DateTimeField, DictField, Document, IntField, StringFiel
 from app.events import validate_event
 from app.timeutil import utcnow
 
-LEASE = timedelta(seconds=60)
+LEASE = timedelta(minutes=10)  # see app/events/bus.py LEASE
 SOURCE = "courses"
 
 
@@ -63,20 +63,42 @@ def record_course_event(
 
 
 def claim_due(limit: int) -> list[DocOutboxEvent]:
-    """Due events in order, each leased to this caller (others skip them for a minute)."""
+    """Due events in order, each leased to this caller (others skip them meanwhile).
+
+    An event whose key has an older event still pending (failed and waiting, or held
+    by another dispatcher) waits too: events of one key go out in order.
+    """
     now = utcnow()
-    claimed = []
-    for event in (
+    claimed: list[DocOutboxEvent] = []
+    mine: set[Any] = set()
+    blocked: set[str] = set()
+    due = (
         DocOutboxEvent.objects(status="pending", next_attempt_at__lte=now)
         .order_by("id")
-        .only("id", "next_attempt_at")
+        .only("id", "key", "next_attempt_at")
         .limit(limit)
-    ):
+    )
+    for event in due:
+        if event.key in blocked:
+            continue
+        older = (
+            DocOutboxEvent.objects(
+                key=event.key, status="pending", id__lt=event.id, id__nin=list(mine)
+            )
+            .only("id")
+            .first()
+        )
+        if older is not None:
+            blocked.add(event.key)  # an earlier event of this key must go first
+            continue
         taken = DocOutboxEvent.objects(
             id=event.id, status="pending", next_attempt_at=event.next_attempt_at
         ).update_one(set__next_attempt_at=now + LEASE)
         if taken:
+            mine.add(event.id)
             claimed.append(DocOutboxEvent.objects.get(id=event.id))
+        else:
+            blocked.add(event.key)
     return claimed
 
 

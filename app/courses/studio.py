@@ -148,9 +148,14 @@ def update_course(course: Course, data: dict[str, Any]) -> Course:
 
 
 def _save(course: Course) -> None:
+    from app.courses.learning import counted_lessons, refresh_course_progress
+
+    stored = Course.objects(id=course.id).only("sections").first() if course.id else None
     course.recount()
     course.updated_at = utcnow()
     course.save()
+    if stored is not None and counted_lessons(stored) != counted_lessons(course):
+        refresh_course_progress(course)  # learners' percentages follow the new outline
     if course.status == "published":
         refresh_facets()
 
@@ -213,8 +218,13 @@ def move_section(course: Course, section_id: Any, direction: Any) -> None:
 # ---------------------------------------------------------------- lessons
 
 
-def _clean_questions(raw: Any) -> list[Question]:
-    """Quiz questions from a list of {prompt, multiple, choices: [{text, correct}], explanation}."""
+def _clean_questions(raw: Any, previous: Any = ()) -> list[Question]:
+    """Quiz questions from a list of {prompt, multiple, choices: [{text, correct}], explanation}.
+
+    A question whose prompt is unchanged keeps its id, and so do its unchanged choices,
+    so editing a typo elsewhere does not break open quiz pages or past attempts.
+    """
+    old_by_prompt = {q.prompt: q for q in previous}
     if raw in (None, ""):
         return []
     if not isinstance(raw, list) or len(raw) > MAX_QUESTIONS:
@@ -225,6 +235,8 @@ def _clean_questions(raw: Any) -> list[Question]:
         if not isinstance(item, dict):
             raise ValidationFailed(fields={where: "Each question is an object."})
         prompt = clean_text(item.get("prompt"), where, 2000, required=True)
+        old = old_by_prompt.pop(prompt, None)
+        old_choices = {c.text: c.id for c in old.choices} if old else {}
         explanation = clean_text(item.get("explanation"), where, 2000)
         raw_choices = item.get("choices")
         if not isinstance(raw_choices, list) or not 2 <= len(raw_choices) <= MAX_CHOICES:
@@ -233,7 +245,8 @@ def _clean_questions(raw: Any) -> list[Question]:
         for choice in raw_choices:
             if not isinstance(choice, dict):
                 raise ValidationFailed(fields={where: "Each choice is an object."})
-            c = Choice(text=clean_text(choice.get("text"), where, 500, required=True))
+            text = clean_text(choice.get("text"), where, 500, required=True)
+            c = Choice(text=text, **({"id": old_choices.pop(text)} if text in old_choices else {}))
             choices.append(c)
             if choice.get("correct") is True:
                 correct.append(c.id)
@@ -246,6 +259,7 @@ def _clean_questions(raw: Any) -> list[Question]:
             )
         questions.append(
             Question(
+                **({"id": old.id} if old else {}),
                 prompt=prompt,
                 multiple=multiple,
                 choices=choices,
@@ -256,7 +270,9 @@ def _clean_questions(raw: Any) -> list[Question]:
     return questions
 
 
-def clean_lesson_fields(data: dict[str, Any], *, kind: str | None = None) -> dict[str, Any]:
+def clean_lesson_fields(
+    data: dict[str, Any], *, kind: str | None = None, previous: Any = ()
+) -> dict[str, Any]:
     kind = kind or clean_choice(data.get("kind"), "kind", KINDS)
     checks: list[tuple[str, Any]] = [
         ("title", lambda: clean_name(data.get("title"), "title", TITLE_MAX)),
@@ -273,7 +289,7 @@ def clean_lesson_fields(data: dict[str, Any], *, kind: str | None = None) -> dic
             ("pass_mark", lambda: clean_int(data.get("pass_mark"), "pass_mark", 0, 100, default=70))
         )
         if "questions" in data:
-            checks.append(("questions", lambda: _clean_questions(data.get("questions"))))
+            checks.append(("questions", lambda: _clean_questions(data.get("questions"), previous)))
     out = collect(*checks)
     out["kind"] = kind
     return out
@@ -291,7 +307,8 @@ def add_lesson(course: Course, section_id: Any, data: dict[str, Any]) -> Lesson:
 
 def update_lesson(course: Course, lesson_id: Any, data: dict[str, Any]) -> Lesson:
     _, lesson = _find_lesson(course, lesson_id)
-    for key, value in clean_lesson_fields(data, kind=lesson.kind).items():
+    fields = clean_lesson_fields(data, kind=lesson.kind, previous=lesson.questions)
+    for key, value in fields.items():
         setattr(lesson, key, value)
     _save(course)
     return lesson

@@ -28,6 +28,11 @@ class InvalidEvent(ValueError):
 
 @cache
 def _validator(event_type: str, version: int) -> Draft202012Validator:
+    from app.events.catalogue import EVENTS
+
+    known = EVENTS.get(event_type)
+    if known is None or known.version != version:
+        raise InvalidEvent(f"unknown event type or version: {event_type[:80]!r} v{version}")
     resource = files("app.events").joinpath(f"schemas/{event_type}.v{version}.json")
     if not resource.is_file():
         raise InvalidEvent(f"no schema for event {event_type} v{version}")

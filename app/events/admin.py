@@ -136,3 +136,23 @@ def dead_outbox_events(limit: int = 50) -> list[OutboxEvent]:
             .limit(limit)
         )
     )
+
+
+def dead_document_events(limit: int = 50) -> list[Any]:
+    from app.courses.outbox import DocOutboxEvent
+
+    return list(DocOutboxEvent.objects(status="dead").order_by("-id").limit(limit))
+
+
+def retry_dead_document_event(event_id: str) -> Any:
+    """Give a dead course-side event another round of attempts."""
+    from app.courses.outbox import DocOutboxEvent
+
+    if not isinstance(event_id, str) or len(event_id) > 64:
+        raise NotFound("No dead event with that id.")
+    updated = DocOutboxEvent.objects(event_id=event_id, status="dead").update_one(
+        set__status="pending", set__attempts=0, set__next_attempt_at=utcnow()
+    )
+    if not updated:
+        raise NotFound("No dead event with that id.")
+    return event_id

@@ -28,7 +28,9 @@ log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8
 BATCH = 50
-LEASE = timedelta(seconds=60)
+# Longer than the slowest delivery can take (an email: 5 tries of up to 15 s with waits
+# of at most 30 s between them), so no other dispatcher takes over a live one.
+LEASE = timedelta(minutes=10)
 
 
 def _backoff(attempts: int) -> timedelta:

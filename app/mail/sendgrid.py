@@ -19,7 +19,9 @@ from python_http_client.exceptions import HTTPError
 from sendgrid import SendGridAPIClient
 
 log = logging.getLogger(__name__)
-MAX_WAIT = 60.0
+# Every wait is capped so that a whole send stays well inside a consumer's
+# max.poll.interval and a dispatcher's lease (app/events/bus.py LEASE).
+MAX_WAIT = 30.0
 
 
 class EmailRejected(RuntimeError):

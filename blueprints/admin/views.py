@@ -14,7 +14,14 @@ from app.accounts import services
 from app.accounts.models import Role
 from app.accounts.policies import can
 from app.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from app.events.admin import dead_outbox_events, event_health, replay_dead_letter, retry_dead_event
+from app.events.admin import (
+    dead_document_events,
+    dead_outbox_events,
+    event_health,
+    replay_dead_letter,
+    retry_dead_document_event,
+    retry_dead_event,
+)
 from app.extensions import db
 from app.web import render
 from blueprints.auth.forms import ConfirmForm
@@ -73,6 +80,7 @@ def events() -> Any:
         "admin/events.html",
         health=event_health(),
         dead_events=dead_outbox_events(),
+        dead_documents=dead_document_events(),
         confirm=ConfirmForm(),
     )
 
@@ -95,5 +103,14 @@ def retry(seq: int) -> Any:
     """Give a dead outbox event another round of attempts."""
     if ConfirmForm().validate_on_submit():
         retry_dead_event(seq)
+        flash("The event will be delivered again.", "success")
+    return redirect(url_for("admin.events"), 303)
+
+
+@bp.route("/events/course-outbox/<event_id>/retry", methods=["POST"])
+def retry_document(event_id: str) -> Any:
+    """Give a dead course-side event another round of attempts."""
+    if ConfirmForm().validate_on_submit():
+        retry_dead_document_event(event_id)
         flash("The event will be delivered again.", "success")
     return redirect(url_for("admin.events"), 303)

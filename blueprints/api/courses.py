@@ -129,7 +129,7 @@ def my_enrollments() -> Any:
 def get_lesson(slug: str, lesson_id: str) -> Any:
     course = catalog.access_course(g.api_user, slug)
     view = learning.access_lesson(g.api_user, course, lesson_id)
-    learning.record_visit(view)
+    learning.record_visit(view, g.api_user)
     media = view.lesson.media
     url = signed_url(media.key) if media and media.key and media.status == "ready" else None
     return {"lesson": lesson_detail(view.lesson, url)}

@@ -66,7 +66,7 @@ def lesson(slug: str, lesson_id: str) -> Any:
     """The lesson player for any kind of lesson."""
     course = catalog.access_course(current_user, slug)
     view = learning.access_lesson(current_user, course, lesson_id)
-    learning.record_visit(view)
+    learning.record_visit(view, current_user)
     return render("learn/lesson.html", **_lesson_context(view))
 
 
@@ -131,7 +131,10 @@ def position(slug: str, lesson_id: str) -> Any:
         return "", 400
     try:
         seconds = int(float(request.form.get("position_seconds", "")))
-    except ValueError:
+    except (ValueError, OverflowError):  # "abc", "inf", "1e400"
         return "", 422
-    learning.record_progress(current_user, course, lesson_id, position_seconds=seconds)
+    try:
+        learning.record_progress(current_user, course, lesson_id, position_seconds=seconds)
+    except ValidationFailed:
+        return "", 422
     return "", 204

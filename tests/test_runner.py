@@ -1,0 +1,139 @@
+"""The consumer runner with fake Kafka clients: poison messages never stop it."""
+
+from __future__ import annotations
+
+import json
+
+from app.events.catalogue import WORKERS
+from workers.runner import Runner
+
+
+class FakeMessage:
+    def __init__(self, value: bytes, key: bytes | None = b"k", offset: int = 0):
+        self._value, self._key, self._offset = value, key, offset
+
+    def value(self):
+        return self._value
+
+    def key(self):
+        return self._key
+
+    def topic(self):
+        return "lectern.accounts.users"
+
+    def partition(self):
+        return 0
+
+    def offset(self):
+        return self._offset
+
+    def error(self):
+        return None
+
+
+class FakeConsumer:
+    def __init__(self, messages):
+        self.messages = list(messages)
+        self.committed = []
+
+    def subscribe(self, topics):
+        self.topics = topics
+
+    def poll(self, timeout):
+        return self.messages.pop(0) if self.messages else None
+
+    def commit(self, message, asynchronous):
+        self.committed.append(message.offset())
+
+    def assignment(self):
+        return []
+
+    def close(self):
+        pass
+
+
+class FakeProducer:
+    def __init__(self):
+        self.sent = []
+
+    def produce(self, topic, key=None, value=None, headers=None):
+        self.sent.append((topic, key, value, dict(headers or [])))
+
+    def flush(self, timeout=None):
+        return 0
+
+
+def test_poison_messages_are_dead_lettered_and_committed(app):
+    from app.events.models import DeadLetter
+    from app.extensions import db
+
+    poison = [
+        FakeMessage(b"[" * 200_000, offset=1),  # RecursionError in the JSON parser
+        FakeMessage(
+            json.dumps(
+                {
+                    "id": "00000000-0000-0000-0000-000000000000",
+                    "type": "a" * 300,
+                    "version": 1,
+                    "occurred_at": "x",
+                    "source": "x",
+                    "data": {},
+                }
+            ).encode(),
+            offset=2,
+        ),
+        FakeMessage(
+            json.dumps(
+                {
+                    "id": "00000000-0000-0000-0000-000000000000",
+                    "type": "../../schemas/user.registered",
+                    "version": 1,
+                    "occurred_at": "x",
+                    "source": "x",
+                    "data": {},
+                }
+            ).encode(),
+            offset=3,
+        ),
+        FakeMessage(b"{}", key=b"k" * 500, offset=4),  # a key longer than the column
+        FakeMessage(b"x" * (2 * 1024 * 1024), offset=5),
+    ]
+    consumer, producer = FakeConsumer(poison), FakeProducer()
+    runner = Runner(
+        app, WORKERS["email"], consumer=consumer, producer=producer, sleep=lambda _s: None
+    )
+    runner.run(max_messages=len(poison))
+    assert consumer.committed == [1, 2, 3, 4, 5]
+    assert runner.counts["dead_lettered"] == 5
+    assert all(topic == "lectern.accounts.users.dlq" for topic, *_ in producer.sent)
+    with app.app_context():
+        assert db.session.query(DeadLetter).count() == 5
+
+
+def test_dispatch_lease_outlasts_the_slowest_email():
+    from app.events.bus import LEASE
+    from app.mail.sendgrid import MAX_WAIT
+
+    attempts, timeout = 5, 15.0
+    worst = attempts * timeout + (attempts - 1) * MAX_WAIT
+    assert LEASE.total_seconds() > worst * 2
+    assert worst < 300  # inside the consumer's max.poll.interval.ms
+
+
+def test_document_outbox_keeps_order_per_key(app):
+    from app.courses.outbox import claim_due, mark_failed, record_course_event
+
+    with app.app_context():
+        data = {"user_id": "u", "course_id": "c", "slug": "s", "title": "t"}
+        first = record_course_event("course.enrolled", data, key="same")
+        record_course_event("course.enrolled", data, key="same")
+        record_course_event("course.enrolled", data, key="other")
+        claimed = claim_due(10)
+        assert [c.key for c in claimed] == ["same", "same", "other"]
+        # The first fails and waits: the second of its key must wait too.
+        for doc in claimed:
+            type(doc).objects(id=doc.id).update_one(set__next_attempt_at=doc.occurred_at)
+        mark_failed(claimed[0], "broker down")
+        again = claim_due(10)
+        assert [(c.key, c.event_id) for c in again] == [("other", claimed[2].event_id)]
+        assert first.event_id not in {c.event_id for c in again}
