@@ -164,7 +164,9 @@ def create_topics(replication_factor: int) -> None:
                 config={"retention.ms": str(DEAD_LETTER_RETENTION_DAYS * day)},
             )
         )
-    admin = AdminClient({"bootstrap.servers": current_app.config["KAFKA_BOOTSTRAP_SERVERS"]})
+    from app.events.kafka import connection_config
+
+    admin = AdminClient(connection_config(current_app))
     for name, future in admin.create_topics(new).items():
         try:
             future.result(30)

@@ -72,6 +72,10 @@ class Settings:
     kafka_bootstrap_servers: str = ""
     kafka_client_id: str = "lectern"
     kafka_session_timeout_ms: int = 10_000
+    kafka_security_protocol: str = ""
+    kafka_sasl_mechanism: str = ""
+    kafka_sasl_username: str = ""
+    kafka_sasl_password: str = ""
     sendgrid_api_key: str = ""
     sendgrid_api_host: str = "https://api.sendgrid.com"
     email_send_attempts: int = 5
@@ -214,6 +218,10 @@ class Settings:
             "KAFKA_BOOTSTRAP_SERVERS": self.kafka_bootstrap_servers,
             "KAFKA_CLIENT_ID": self.kafka_client_id,
             "KAFKA_SESSION_TIMEOUT_MS": self.kafka_session_timeout_ms,
+            "KAFKA_SECURITY_PROTOCOL": self.kafka_security_protocol,
+            "KAFKA_SASL_MECHANISM": self.kafka_sasl_mechanism,
+            "KAFKA_SASL_USERNAME": self.kafka_sasl_username,
+            "KAFKA_SASL_PASSWORD": self.kafka_sasl_password,
             "SENDGRID_API_KEY": self.sendgrid_api_key,
             "SENDGRID_API_HOST": self.sendgrid_api_host.rstrip("/"),
             "EMAIL_SEND_ATTEMPTS": self.email_send_attempts,

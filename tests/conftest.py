@@ -33,6 +33,17 @@ PG_SERVER = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1
 CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|"X-CSRFToken": "([^"]+)"')
 
 
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+
+
 def require_service(name: str, reason: str) -> None:
     """Fail under CI, skip elsewhere: a test that needs a missing service."""
     message = f"{name} is not available: {reason}"
@@ -433,3 +444,28 @@ class Courses:
 @pytest.fixture
 def courses(app: Flask, users: Users) -> Courses:
     return Courses(app, users)
+
+
+# ------------------------------------------------------------------ the browser
+
+
+def require_chromium() -> None:
+    """Debian's Chromium (Playwright's own download does not work offline)."""
+    if not os.access(CHROMIUM, os.X_OK):
+        require_service("Chromium", f"{CHROMIUM} is missing: install it with `make browser`")
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """One headless Chromium for the whole session (Playwright allows one sync instance)."""
+    require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            yield chromium
+        finally:
+            chromium.close()

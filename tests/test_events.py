@@ -177,3 +177,17 @@ def test_two_dispatchers_at_once_deliver_each_event_once(app_factory, outbox):
     assert errors == []
     recipients = sorted(m["To"] for m in outbox.messages())
     assert recipients == sorted(f"crowd{i}@example.com" for i in range(12))
+
+
+def test_a_redelivery_after_the_email_went_out_keeps_its_link_working(client, app, outbox):
+    from app.events.models import EventReceipt, OutboxEvent
+
+    client.submit("/signup", {"name": "Rae", "email": "rae@example.com", "password": PASSWORD})
+    link = outbox.links()[0]
+    with app.app_context():  # as if the worker died after sending, before its receipt
+        db.session.query(EventReceipt).delete()
+        event = db.session.query(OutboxEvent).filter_by(type="user.registered").one()
+        deliver(event.envelope())
+        db.session.commit()
+    assert len(outbox.messages()) == 1
+    assert client.submit(link).status_code == 302  # the emailed link still works

@@ -53,11 +53,19 @@ class FakeConsumer:
 
 
 class FakeProducer:
-    def __init__(self):
+    def __init__(self, fail: int = 0):
         self.sent = []
+        self.fail = fail  # how many deliveries to fail first
 
-    def produce(self, topic, key=None, value=None, headers=None):
+    def produce(self, topic, key=None, value=None, headers=None, on_delivery=None):
+        if self.fail:
+            self.fail -= 1
+            if on_delivery:
+                on_delivery("broker down", None)
+            return
         self.sent.append((topic, key, value, dict(headers or [])))
+        if on_delivery:
+            on_delivery(None, None)
 
     def flush(self, timeout=None):
         return 0
@@ -137,3 +145,49 @@ def test_document_outbox_keeps_order_per_key(app):
         again = claim_due(10)
         assert [(c.key, c.event_id) for c in again] == [("other", claimed[2].event_id)]
         assert first.event_id not in {c.event_id for c in again}
+
+
+def test_an_unrecorded_dead_letter_is_not_committed(app):
+    import pytest
+
+    consumer = FakeConsumer([FakeMessage(b"not json", offset=7)])
+    runner = Runner(
+        app,
+        WORKERS["email"],
+        consumer=consumer,
+        producer=FakeProducer(fail=3),
+        sleep=lambda _s: None,
+    )
+    with pytest.raises(RuntimeError, match="could not write"):
+        runner.run(max_messages=1)
+    assert consumer.committed == []  # it comes back after a restart instead of vanishing
+
+
+def test_a_permanent_failure_is_dead_lettered_without_retries(app):
+    from app.events import _SUBSCRIPTIONS, PermanentFailure, subscribe
+
+    calls = []
+
+    @subscribe("user.renamed", "test-permanent")
+    def refuse(event):
+        calls.append(event["id"])
+        raise PermanentFailure("no")
+
+    worker = WORKERS["email"].__class__("email", "g", ("test-permanent",))
+    envelope = {
+        "id": "11111111-1111-1111-1111-111111111111",
+        "type": "user.renamed",
+        "version": 1,
+        "occurred_at": "2026-01-01T00:00:00+00:00",
+        "source": "t",
+        "data": {"user_id": "22222222-2222-2222-2222-222222222222", "name": "N"},
+    }
+    consumer, producer = FakeConsumer([FakeMessage(json.dumps(envelope).encode())]), FakeProducer()
+    try:
+        runner = Runner(app, worker, consumer=consumer, producer=producer, sleep=lambda _s: None)
+        runner.topics = ["lectern.accounts.users"]  # a test consumer is in no catalogue entry
+        runner.run(max_messages=1)
+    finally:
+        _SUBSCRIPTIONS[:] = [s for s in _SUBSCRIPTIONS if s.consumer != "test-permanent"]
+    assert len(calls) == 1 and runner.counts["dead_lettered"] == 1
+    assert producer.sent[0][3]["dlq-attempts"] == b"1"

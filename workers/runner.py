@@ -23,7 +23,7 @@ from typing import Any
 
 from flask import Flask
 
-from app.events import subscriptions_for
+from app.events import PermanentFailure, subscriptions_for
 from app.events.bus import check_envelope, run_handler
 from app.events.catalogue import Worker, dead_letter_topic, topics_for_consumers
 from app.events.kafka import consumer_config, producer_config
@@ -138,7 +138,7 @@ class Runner:
                     "handler failed",
                     extra={"event_id": envelope["id"], "attempt": attempt, "error": error},
                 )
-                if attempt == self.max_attempts:
+                if attempt == self.max_attempts or isinstance(exc, PermanentFailure):
                     self.dead_letter(message, error, attempts=attempt)
                     return
                 self.sleep(min(30.0, 0.5 * 2 ** (attempt - 1)))
@@ -148,7 +148,7 @@ class Runner:
         topic = message.topic()
         key = message.key().decode("utf-8", "replace") if message.key() else None
         value = message.value() or b""
-        headers = [
+        headers: list[tuple[str, str | bytes | None]] = [
             ("dlq-error", error[:2000].encode()),
             ("dlq-topic", topic.encode()),
             ("dlq-partition", str(message.partition()).encode()),
@@ -156,8 +156,7 @@ class Runner:
             ("dlq-attempts", str(attempts).encode()),
             ("dlq-group", self.worker.group.encode()),
         ]
-        self.producer.produce(dead_letter_topic(topic), key=key, value=value, headers=headers)
-        self.producer.flush(10)
+        self._publish_dead_letter(dead_letter_topic(topic), key, value, headers)
         try:
             db.session.add(
                 DeadLetter(
@@ -180,6 +179,31 @@ class Runner:
             "message dead-lettered",
             extra={"topic": topic, "offset": message.offset(), "error": error[:500]},
         )
+
+    def _publish_dead_letter(
+        self,
+        topic: str,
+        key: str | None,
+        value: bytes,
+        headers: list[tuple[str, str | bytes | None]],
+    ) -> None:
+        """Put the message on the dead-letter topic, confirmed by the broker. If it cannot
+        be, raise: the offset is then not committed and the message comes back after a
+        restart, rather than being lost."""
+        outcome: dict[str, Any] = {}
+        for _ in range(3):
+            outcome.clear()
+            self.producer.produce(
+                topic,
+                key=key,
+                value=value,
+                headers=headers,
+                on_delivery=lambda err, _msg: outcome.update(error=err),
+            )
+            self.producer.flush(15)
+            if "error" in outcome and outcome["error"] is None:
+                return
+        raise RuntimeError(f"could not write to {topic}: {outcome.get('error', 'no answer')}")
 
     # ------------------------------------------------------------ health
 

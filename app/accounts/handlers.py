@@ -12,7 +12,7 @@ from flask import current_app
 
 from app.accounts import services
 from app.events import subscribe
-from app.mail import send_mail
+from app.mail import already_sent, send_mail
 
 CONSUMER = "accounts-email"
 
@@ -23,8 +23,8 @@ def _link(path: str) -> str:
 
 def _send_verification(event: dict[str, Any], subject: str) -> None:
     user = services.get_user(event["data"]["user_id"])
-    if user is None or user.email_verified:
-        return  # deleted or already verified since: nothing to send
+    if user is None or user.email_verified or already_sent(event["id"], "verify_email"):
+        return  # deleted, verified since, or sent already: a new token would void its link
     token = services.create_one_time_token(user, services.VERIFY)
     send_mail(
         user.email,
@@ -68,7 +68,7 @@ def on_email_verified(event: dict[str, Any]) -> None:
 def on_password_reset_requested(event: dict[str, Any]) -> None:
     """Send a single-use password reset link if the address has an account."""
     user = services.find_user_by_email(event["data"]["email"])
-    if user is None:
+    if user is None or already_sent(event["id"], "reset_password"):
         return
     token = services.create_one_time_token(user, services.RESET)
     send_mail(

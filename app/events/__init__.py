@@ -26,6 +26,10 @@ class InvalidEvent(ValueError):
     """An event's data does not match the schema of its type."""
 
 
+class PermanentFailure(RuntimeError):
+    """A handler failed in a way retrying cannot fix: dead-letter the event at once."""
+
+
 @cache
 def _validator(event_type: str, version: int) -> Draft202012Validator:
     from app.events.catalogue import EVENTS

@@ -19,7 +19,13 @@ from flask import Flask
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from app.events import InvalidEvent, Subscription, subscriptions_for, validate_event
+from app.events import (
+    InvalidEvent,
+    PermanentFailure,
+    Subscription,
+    subscriptions_for,
+    validate_event,
+)
 from app.events.models import EventReceipt, OutboxEvent
 from app.extensions import db
 from app.timeutil import utcnow
@@ -159,7 +165,7 @@ def _record_failure(seq: int, exc: Exception) -> None:
         return
     event.attempts += 1
     event.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-    if event.attempts >= MAX_ATTEMPTS:
+    if event.attempts >= MAX_ATTEMPTS or isinstance(exc, PermanentFailure):
         event.status = "dead"
         log.error("event dead-lettered", extra={"event_id": str(event.id), "type": event.type})
     else:

@@ -16,10 +16,26 @@ from flask import Flask
 from app.events.catalogue import EVENTS
 
 
-def producer_config(app: Flask) -> dict[str, Any]:
-    return {
+def connection_config(app: Flask) -> dict[str, Any]:
+    """Where the cluster is and how to authenticate (TLS and SASL when configured)."""
+    config: dict[str, Any] = {
         "bootstrap.servers": app.config["KAFKA_BOOTSTRAP_SERVERS"],
         "client.id": app.config["KAFKA_CLIENT_ID"],
+    }
+    for key, setting in (
+        ("security.protocol", "KAFKA_SECURITY_PROTOCOL"),
+        ("sasl.mechanism", "KAFKA_SASL_MECHANISM"),
+        ("sasl.username", "KAFKA_SASL_USERNAME"),
+        ("sasl.password", "KAFKA_SASL_PASSWORD"),
+    ):
+        if app.config.get(setting):
+            config[key] = app.config[setting]
+    return config
+
+
+def producer_config(app: Flask) -> dict[str, Any]:
+    return {
+        **connection_config(app),
         "acks": "all",
         "enable.idempotence": True,
         "linger.ms": 5,
@@ -30,8 +46,7 @@ def producer_config(app: Flask) -> dict[str, Any]:
 
 def consumer_config(app: Flask, group: str) -> dict[str, Any]:
     return {
-        "bootstrap.servers": app.config["KAFKA_BOOTSTRAP_SERVERS"],
-        "client.id": app.config["KAFKA_CLIENT_ID"],
+        **connection_config(app),
         "group.id": group,
         "enable.auto.commit": False,
         "auto.offset.reset": "earliest",

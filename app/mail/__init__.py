@@ -66,6 +66,14 @@ def render_message(to: str, subject: str, template: str, **context: Any) -> Emai
     return message
 
 
+def already_sent(event_id: str, template: str) -> bool:
+    """True if this event's email with this template went out already."""
+    from app.extensions import db
+    from app.mail.models import SentEmail
+
+    return db.session.get(SentEmail, f"{event_id}:{template}") is not None
+
+
 def send_mail(
     to: str, subject: str, template: str, *, event_id: str | None = None, **context: Any
 ) -> bool:

@@ -18,13 +18,15 @@ from urllib.error import URLError
 from python_http_client.exceptions import HTTPError
 from sendgrid import SendGridAPIClient
 
+from app.events import PermanentFailure
+
 log = logging.getLogger(__name__)
 # Every wait is capped so that a whole send stays well inside a consumer's
 # max.poll.interval and a dispatcher's lease (app/events/bus.py LEASE).
 MAX_WAIT = 30.0
 
 
-class EmailRejected(RuntimeError):
+class EmailRejected(PermanentFailure):
     """SendGrid refused the message for good (e.g. 400 or 401); retrying will not help."""
 
 

@@ -70,7 +70,9 @@ def _outbox() -> dict[str, Any]:
 def _kafka() -> str:
     from confluent_kafka.admin import AdminClient
 
-    admin = AdminClient({"bootstrap.servers": current_app.config["KAFKA_BOOTSTRAP_SERVERS"]})
+    from app.events.kafka import connection_config
+
+    admin = AdminClient(connection_config(current_app))
     metadata = admin.list_topics(timeout=2)
     return f"{len(metadata.brokers)} broker(s)"
 

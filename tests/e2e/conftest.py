@@ -27,18 +27,11 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import CHROMIUM, CHROMIUM_ARGS, require_chromium  # noqa: F401
+
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 BIN = Path(sys.executable).parent
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
 IN_CI = os.environ.get("CI", "").lower() == "true"
 STARTUP_TIMEOUT = 30.0
 
@@ -249,28 +242,8 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
 # ------------------------------------------------------------------ the browser
 
 
-def require_chromium() -> None:
-    if os.access(CHROMIUM, os.X_OK):
-        return
-    message = f"{CHROMIUM} is missing: install Debian's Chromium with `make browser`"
-    if IN_CI:
-        pytest.fail(message)
-    pytest.skip(message)
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
-    require_chromium()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-        )
-        try:
-            yield browser
-        finally:
-            browser.close()
+# require_chromium() and the session's `browser` live in tests/conftest.py, shared with
+# the integration tier (one Playwright instance per session).
 
 
 @dataclass

@@ -156,27 +156,21 @@ def test_a_worker_killed_mid_message_sends_the_email_once(
         assert any(b.stopped and b.processed == 1 for b in beats.values())
 
 
-def signup_in_browser(base: str, email: str, name: str) -> None:
+def signup_in_browser(browser, base: str, email: str, name: str) -> None:
     """Sign up through the web page in Debian's Chromium, as a person would."""
-    from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, require_chromium
+    from playwright.sync_api import expect
 
-    require_chromium()
-    from playwright.sync_api import expect, sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-        )
-        try:
-            page = browser.new_page()
-            page.goto(f"{base}/signup")
-            page.get_by_label("Your name").fill(name)
-            page.get_by_label("Email").fill(email)
-            page.get_by_label("Password").fill(PASSWORD)
-            page.get_by_role("button", name="Create account").click()
-            expect(page.get_by_text(f"Welcome, {name}!")).to_be_visible()
-        finally:
-            browser.close()
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.goto(f"{base}/signup")
+        page.get_by_label("Your name").fill(name)
+        page.get_by_label("Email").fill(email)
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Create account").click()
+        expect(page.get_by_text(f"Welcome, {name}!")).to_be_visible()
+    finally:
+        context.close()
 
 
 def _free_port() -> int:
@@ -185,8 +179,9 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+@pytest.mark.e2e
 def test_a_browser_signup_becomes_one_email_through_real_processes(
-    broker, sendgrid_standin, tmp_path
+    broker, sendgrid_standin, tmp_path, browser
 ):
     """Issue 4's "done when": a sign-up in the browser, with the web server, the relay and the
     email worker as separate processes, makes exactly one request to SendGrid."""
@@ -223,7 +218,7 @@ def test_a_browser_signup_becomes_one_email_through_real_processes(
                 return False
 
         wait_until(up, 30, "the web server", procs)
-        signup_in_browser(f"http://127.0.0.1:{port}", "real@example.com", "Real Person")
+        signup_in_browser(browser, f"http://127.0.0.1:{port}", "real@example.com", "Real Person")
         wait_until(lambda: len(sendgrid_standin.requests) >= 1, 60, "the email", procs)
         time.sleep(3)
         (sent,) = sendgrid_standin.requests
