@@ -25,7 +25,7 @@ from app.accounts.tokens import issue_access_token, new_secret_token, token_dige
 from app.errors import Conflict, Forbidden, NotFound, Unauthenticated, ValidationFailed
 from app.events import record_event
 from app.extensions import db
-from app.media.images import ImageRejected, make_avatar
+from app.media.images import make_avatar, replace_image
 from app.media.storage import storage
 from app.ratelimits import clear_account_limit, consume_account_limit
 from app.timeutil import utcnow
@@ -487,16 +487,7 @@ def update_profile(user: User, *, name: Any = None, bio: Any = None) -> User:
 
 def set_avatar(user: User, data: bytes) -> None:
     """Re-encode the upload as a square WebP and make it the user's avatar."""
-    try:
-        encoded = make_avatar(data)
-    except ImageRejected as exc:
-        raise ValidationFailed(fields={"avatar": str(exc)}) from exc
-    store = storage()
-    key = store.new_key("avatars", "webp")
-    store.put(key, encoded)
-    old, user.avatar_key = user.avatar_key, key
-    if old:
-        store.delete(old)
+    user.avatar_key = replace_image(data, make_avatar, "avatars", user.avatar_key, "avatar")
 
 
 def remove_avatar(user: User) -> None:

@@ -460,20 +460,10 @@ def attach_media(
 
 def set_cover(course: Course, data: bytes) -> None:
     """Re-encode an uploaded image as the course's 16:9 cover."""
-    from app.media.images import ImageRejected, make_cover
-    from app.media.storage import storage
+    from app.media.images import make_cover, replace_image
 
-    try:
-        encoded = make_cover(data)
-    except ImageRejected as exc:
-        raise ValidationFailed(fields={"cover": str(exc)}) from exc
-    store = storage()
-    key = store.new_key("covers", "webp")
-    store.put(key, encoded)
-    old, course.cover_key = course.cover_key, key
+    course.cover_key = replace_image(data, make_cover, "covers", course.cover_key, "cover")
     _save(course)
-    if old:
-        store.delete(old)
 
 
 def reassign(slug: Any, instructor_id: str, name: str, role: str) -> Course:

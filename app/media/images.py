@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import warnings
-from typing import IO
+from typing import IO, Any
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -63,3 +63,21 @@ def make_image(data: bytes, size: tuple[int, int]) -> bytes:
             raise ImageRejected("The image has too many pixels.") from exc
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
             raise ImageRejected("The file is not an image we can read.") from exc
+
+
+def replace_image(data: bytes, encode: Any, prefix: str, old_key: str | None, field: str) -> str:
+    """Re-encode an upload with `encode`, store it under a new random key and delete the
+    image it replaces; a rejected upload is a ValidationFailed on `field`."""
+    from app.errors import ValidationFailed
+    from app.media.storage import storage
+
+    try:
+        encoded = encode(data)
+    except ImageRejected as exc:
+        raise ValidationFailed(fields={field: str(exc)}) from exc
+    store = storage()
+    key = store.new_key(prefix, "webp")
+    store.put(key, encoded)
+    if old_key:
+        store.delete(old_key)
+    return key

@@ -266,3 +266,30 @@ def test_a_moderator_can_unpublish_from_the_course_page(app, courses, users):
     )
     after = _course(course.slug)
     assert after.status == "unpublished" and after.review_note == "Off-topic"
+
+
+def test_cover_image_is_reencoded_and_replaced(client, instructor):
+    from tests.test_account_pages import png_bytes
+
+    slug = _create(client)
+    for name in ("first.png", "second.png"):
+        client.submit(
+            f"/studio/{slug}/cover",
+            {"file": (io.BytesIO(png_bytes((1600, 900))), name)},
+            content_type="multipart/form-data",
+        )
+        if name == "first.png":
+            first_key = _course(slug).cover_key
+    key = _course(slug).cover_key
+    assert key.startswith("covers/") and key.endswith(".webp") and key != first_key
+    served = client.get(f"/media/{key}")
+    assert served.status_code == 200 and served.mimetype == "image/webp"
+    served.close()
+    assert client.get(f"/media/{first_key}").status_code == 404  # the old one is gone
+    bad = client.submit(
+        f"/studio/{slug}/cover",
+        {"file": (io.BytesIO(b"<svg/>"), "x.png")},
+        content_type="multipart/form-data",
+        follow_redirects=True,
+    )
+    assert "not an image" in bad.get_data(as_text=True) and _course(slug).cover_key == key
