@@ -191,3 +191,26 @@ def test_a_redelivery_after_the_email_went_out_keeps_its_link_working(client, ap
         db.session.commit()
     assert len(outbox.messages()) == 1
     assert client.submit(link).status_code == 302  # the emailed link still works
+
+
+def test_a_permanent_failure_on_the_course_outbox_is_dead_at_once(app):
+    from app.courses.outbox import DocOutboxEvent, record_course_event
+    from app.events import _SUBSCRIPTIONS, PermanentFailure
+
+    @subscribe("course.enrolled", "test-permanent-doc")
+    def refuse(event):
+        raise PermanentFailure("address refused")
+
+    try:
+        with app.app_context():
+            event = record_course_event(
+                "course.enrolled",
+                {"user_id": "u", "course_id": "c", "slug": "s", "title": "t"},
+                key="u",
+            )
+            dispatch_pending()
+        stored = DocOutboxEvent.objects.get(id=event.id)
+        assert stored.status == "dead" and stored.attempts == 1
+        assert "address refused" in stored.last_error
+    finally:
+        _SUBSCRIPTIONS[:] = [s for s in _SUBSCRIPTIONS if s.consumer != "test-permanent-doc"]

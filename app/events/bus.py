@@ -151,7 +151,11 @@ def dispatch_documents(limit: int = BATCH) -> int:
             deliver(doc.envelope())
         except Exception as exc:
             db.session.rollback()
-            mark_failed(doc, f"{type(exc).__name__}: {exc}", MAX_ATTEMPTS)
+            mark_failed(
+                doc,
+                f"{type(exc).__name__}: {exc}",
+                1 if isinstance(exc, PermanentFailure) else MAX_ATTEMPTS,
+            )
             log.warning("event handler failed", extra={"event_id": doc.event_id, "type": doc.type})
             continue
         mark_published(doc)
