@@ -82,35 +82,42 @@ def on_password_reset_requested(event: dict[str, Any]) -> None:
     )
 
 
+def _notify(event: dict[str, Any], user_id: str, subject: str, template: str, path: str) -> None:
+    """Mail a course event to the user it concerns, if the account still exists."""
+    user = services.get_user(user_id)
+    if user is not None:
+        send_mail(
+            user.email,
+            subject,
+            template,
+            event_id=event["id"],
+            user=user,
+            title=event["data"]["title"],
+            link=_link(path),
+        )
+
+
 @subscribe("course.enrolled", CONSUMER)
 def on_enrolled(event: dict[str, Any]) -> None:
     """Confirm an enrolment to the learner."""
     data = event["data"]
-    user = services.get_user(data["user_id"])
-    if user is not None:
-        send_mail(
-            user.email,
-            f"You are enrolled: {data['title']}",
-            "enrolled",
-            event_id=event["id"],
-            user=user,
-            title=data["title"],
-            link=_link(f"/courses/{data['slug']}/continue"),
-        )
+    _notify(
+        event,
+        data["user_id"],
+        f"You are enrolled: {data['title']}",
+        "enrolled",
+        f"/courses/{data['slug']}/continue",
+    )
 
 
 @subscribe("course.published", CONSUMER)
 def on_course_published(event: dict[str, Any]) -> None:
     """Tell the instructor their course was approved and is in the catalog."""
     data = event["data"]
-    user = services.get_user(data["instructor_id"])
-    if user is not None:
-        send_mail(
-            user.email,
-            f"Your course is published: {data['title']}",
-            "course_published",
-            event_id=event["id"],
-            user=user,
-            title=data["title"],
-            link=_link(f"/courses/{data['slug']}"),
-        )
+    _notify(
+        event,
+        data["instructor_id"],
+        f"Your course is published: {data['title']}",
+        "course_published",
+        f"/courses/{data['slug']}",
+    )

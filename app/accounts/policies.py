@@ -6,8 +6,6 @@ from typing import Any
 
 from app.accounts.models import Role
 
-STAFF = frozenset({Role.ADMIN.value, Role.MODERATOR.value})
-
 # action -> roles allowed. Anything not listed is denied.
 _ROLE_ACTIONS: dict[str, frozenset[str]] = {
     "account.use": frozenset(r.value for r in Role),
@@ -28,8 +26,3 @@ def can(user: Any, action: str) -> bool:
     """True if `user` (None or anonymous for guests) may perform `action`."""
     allowed = _ROLE_ACTIONS.get(action)
     return allowed is not None and role_of(user) in allowed
-
-
-def owns(user: Any, obj: Any, attr: str = "owner_id") -> bool:
-    """True if the signed-in `user` owns `obj`."""
-    return role_of(user) != "guest" and getattr(obj, attr, None) == user.id

@@ -7,10 +7,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from mongoengine import DictField, Document, IntField, ListField, Q, StringField
+from mongoengine import DictField, Document, IntField, Q, StringField
 
 from app.courses import policies
-from app.courses.documents import LEVELS, Course
+from app.courses.documents import LEVELS, Course, object_id
 from app.errors import NotFound, ValidationFailed
 from app.text import search_terms
 from app.timeutil import utcnow
@@ -108,9 +108,8 @@ class CatalogFacets(Document):
     language = DictField()
     tag = DictField()
     course_count = IntField(default=0)
-    languages = ListField(StringField())
 
-    meta = {"collection": "catalog_facets"}
+    meta = {"collection": "catalog_facets", "strict": False}
 
 
 FACETS = ("category", "level", "language", "tag")
@@ -195,13 +194,7 @@ def access_course(actor: Any, slug: Any) -> Course:
 
 def access_course_by_id(actor: Any, course_id: Any) -> Course:
     """Like `access_course`, by database id."""
-    from bson import ObjectId
-    from bson.errors import InvalidId
-
-    try:
-        oid = ObjectId(course_id) if isinstance(course_id, str) else None
-    except InvalidId:
-        oid = None
+    oid = object_id(course_id)
     course = Course.objects(id=oid).first() if oid else None
     if course is None or not policies.can_see(actor, course):
         raise NotFound("No such course.")

@@ -11,6 +11,8 @@ import secrets
 import uuid
 from typing import Any
 
+from bson import ObjectId
+from bson.errors import InvalidId
 from mongoengine import (
     BooleanField,
     DateTimeField,
@@ -27,7 +29,7 @@ from mongoengine import (
 )
 
 from app.text import keywords
-from app.timeutil import as_utc, utcnow
+from app.timeutil import utcnow
 
 STATUSES = ("draft", "in_review", "published", "unpublished")
 LEVELS = ("beginner", "intermediate", "advanced")
@@ -39,9 +41,14 @@ def new_id() -> str:
     return uuid.uuid4().hex
 
 
-def aware(value: Any) -> Any:
-    """Stores hand datetimes back naive (UTC); make them aware again."""
-    return as_utc(value) if value is not None else None
+def object_id(value: Any) -> ObjectId | None:
+    """The ObjectId a URL segment names, or None for anything else (never an operator)."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return ObjectId(value)
+    except InvalidId:
+        return None
 
 
 class Choice(EmbeddedDocument):
@@ -112,7 +119,6 @@ class Course(Document):
     duration_minutes = IntField(default=0)
     enrollment_count = IntField(default=0)
     rating_count = IntField(default=0)
-    rating_sum = IntField(default=0)
     rating_avg = FloatField(default=0.0)
     keywords = ListField(StringField())  # words for prefix search (see app.text.keywords)
     created_at = DateTimeField(default=utcnow)
@@ -122,6 +128,8 @@ class Course(Document):
 
     meta = {
         "collection": "courses",
+        # Documents written by older versions may carry fields since dropped.
+        "strict": False,
         "indexes": [
             "status",
             "instructor.id",

@@ -147,6 +147,15 @@ def access_lesson(actor: Any, course: Course, lesson_id: Any) -> LessonView:
     )
 
 
+def media_url(lesson: Lesson) -> str | None:
+    """A signed, expiring URL for the lesson's file once it is ready, else None. Callers
+    have already checked that the actor may open the lesson."""
+    from app.media.files import signed_url
+
+    media = lesson.media
+    return signed_url(media.key) if media and media.key and media.status == "ready" else None
+
+
 def record_visit(view: LessonView, actor: Any = None) -> None:
     """Remember the lesson as the place to continue from (one atomic update)."""
     if view.enrollment is None:
@@ -229,8 +238,8 @@ def record_progress(
     ):
         raise ValidationFailed(fields={"position_seconds": f"Use 0 to {POSITION_MAX}."})
     lesson = view.lesson
+    enrollment = view.enrollment
     for _ in range(10):
-        enrollment = Enrollment.objects.get(id=view.enrollment.id)
         now = utcnow()
         entry = enrollment.progress.get(lesson.id) or LessonProgress()
         if best_score is not None:
@@ -249,6 +258,7 @@ def record_progress(
         _recompute(enrollment, course)
         if _save_versioned(enrollment):
             break
+        enrollment = Enrollment.objects.get(id=enrollment.id)  # changed meanwhile: read again
     else:
         raise Conflict("Your progress changed in another window; try again.")
     if enrollment.percent == 100 and not enrollment.certificate_code:

@@ -9,11 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from bson import ObjectId
-from bson.errors import InvalidId
-
 from app.courses import policies
-from app.courses.documents import Course, Enrollment, Review
+from app.courses.documents import Course, Enrollment, Review, object_id
 from app.errors import Forbidden, NotFound, Unauthenticated
 from app.timeutil import utcnow
 from app.validation import clean_int, clean_text
@@ -31,7 +28,6 @@ def refresh_rating(course_id: Any) -> None:
     count, total = (rows[0]["n"], rows[0]["total"]) if rows else (0, 0)
     Course.objects(id=course_id).update_one(
         set__rating_count=count,
-        set__rating_sum=total,
         set__rating_avg=round(total / count, 2) if count else 0.0,
     )
 
@@ -89,10 +85,7 @@ def course_reviews(course: Course, limit: int = 20) -> ReviewPage:
 
 
 def _review(review_id: Any) -> Review:
-    try:
-        oid = ObjectId(review_id) if isinstance(review_id, str) else None
-    except InvalidId:
-        oid = None
+    oid = object_id(review_id)
     review = Review.objects(id=oid).first() if oid else None
     if review is None:
         raise NotFound("No such review.")

@@ -15,7 +15,6 @@ from app.courses.serializers import (
     lesson_detail,
     progress_dict,
 )
-from app.media.files import signed_url
 from blueprints.api import bp
 from blueprints.api import schemas as s
 from blueprints.api.core import route
@@ -130,9 +129,7 @@ def get_lesson(slug: str, lesson_id: str) -> Any:
     course = catalog.access_course(g.api_user, slug)
     view = learning.access_lesson(g.api_user, course, lesson_id)
     learning.record_visit(view, g.api_user)
-    media = view.lesson.media
-    url = signed_url(media.key) if media and media.key and media.status == "ready" else None
-    return {"lesson": lesson_detail(view.lesson, url)}
+    return {"lesson": lesson_detail(view.lesson, learning.media_url(view.lesson))}
 
 
 @route(

@@ -1,9 +1,9 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import IntegerField, RadioField, TextAreaField
+from wtforms import RadioField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import InputRequired, Length, NumberRange
+from wtforms.validators import InputRequired, Length
 
 
 class ReviewForm(FlaskForm):
@@ -13,7 +13,3 @@ class ReviewForm(FlaskForm):
         validators=[InputRequired("Choose a rating.")],
     )
     body = TextAreaField("Your review (optional)", validators=[Length(max=5000)])
-
-
-class ProgressForm(FlaskForm):
-    position_seconds = IntegerField(validators=[NumberRange(min=0, max=86400)])

@@ -9,7 +9,6 @@ from flask_login import current_user, login_required
 
 from app.courses import catalog, learning
 from app.errors import ValidationFailed
-from app.media.files import signed_url
 from app.text import render_markdown
 from app.web import render
 from blueprints.auth.forms import ConfirmForm
@@ -38,9 +37,7 @@ def resume(slug: str) -> Any:
 
 def _lesson_context(view: learning.LessonView, **extra: Any) -> dict[str, Any]:
     lesson = view.lesson
-    media_url = None
-    if lesson.media and lesson.media.key and lesson.media.status == "ready":
-        media_url = signed_url(lesson.media.key)
+    media_url = learning.media_url(lesson)
     progress = view.enrollment.progress.get(lesson.id) if view.enrollment else None
     attempts = (
         learning.attempts_for(current_user, view.course, lesson)

@@ -4,9 +4,9 @@ fault tests of issue 4: nothing lost, nothing doubled."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import threading
-import uuid
 from typing import Any
 
 import pytest
@@ -246,6 +246,8 @@ def test_the_admin_page_shows_workers_and_dead_letters(kafka_app, broker, sendgr
 
 
 def test_worker_ids_are_unique_per_process(kafka_app):
-    runner = Runner(kafka_app, WORKERS["email"])
-    assert runner.worker_id.startswith("email@") and str(uuid.uuid4())
-    runner.consumer.close()
+    first, second = Runner(kafka_app, WORKERS["email"]), Runner(kafka_app, WORKERS["courses"])
+    assert first.worker_id.startswith("email@") and first.worker_id.endswith(f":{os.getpid()}")
+    assert second.worker_id != first.worker_id
+    for runner in (first, second):
+        runner.consumer.close()
