@@ -21,6 +21,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     )
     app.config.update(load_config(config))
     Path(app.config["DATA_DIR"]).mkdir(parents=True, exist_ok=True)
+    if app.config["ENV_NAME"] != "production":  # production has refused empty secrets
+        from app.secrets_file import fill_missing
+
+        fill_missing(app.config)
     register_extensions(app)
     register_blueprints(app)
     register_errorhandlers(app)

@@ -2,7 +2,9 @@
 
 A `.env` file in the working directory is read first (values already in the
 environment win). Production (`LECTERN_ENV=production`) refuses to start with
-a default, short or missing secret.
+a short or missing secret; elsewhere an unset secret is generated once into
+`DATA_DIR/secrets.json` (app/secrets_file.py), so no string in the source ever
+signs anything.
 """
 
 from __future__ import annotations
@@ -14,8 +16,6 @@ from typing import Any
 
 from dotenv import load_dotenv
 
-DEV_SECRET = "dev-secret-not-for-production"  # noqa: S105 - the known dev default
-DEV_JWT_SECRET = "dev-jwt-secret-not-for-production"  # noqa: S105
 MIN_SECRET_BYTES = 32
 
 
@@ -32,8 +32,8 @@ class Settings:
     """Typed view of the environment; `to_flask()` turns it into Flask config keys."""
 
     env: str = "development"
-    secret_key: str = DEV_SECRET
-    jwt_secret_key: str = DEV_JWT_SECRET
+    secret_key: str = ""  # empty: generated into DATA_DIR/secrets.json (not in production)
+    jwt_secret_key: str = ""
     data_dir: Path = Path("instance")
     port: int = 8000
     public_url: str = ""
@@ -131,11 +131,11 @@ class Settings:
             raise ConfigError("DOCUMENT_STORE=mongodb needs MONGODB_URI")
         if not self.production:
             return
-        for name, value, default in (
-            ("SECRET_KEY", self.secret_key, DEV_SECRET),
-            ("JWT_SECRET_KEY", self.jwt_secret_key, DEV_JWT_SECRET),
+        for name, value in (
+            ("SECRET_KEY", self.secret_key),
+            ("JWT_SECRET_KEY", self.jwt_secret_key),
         ):
-            if value == default or len(value.encode()) < MIN_SECRET_BYTES:
+            if len(value.encode()) < MIN_SECRET_BYTES:
                 raise ConfigError(
                     f"{name} must be set to a random secret of at least "
                     f"{MIN_SECRET_BYTES} bytes in production "

@@ -47,7 +47,7 @@ def test_bad_numbers_are_reported():
 @pytest.mark.parametrize(
     "change",
     [
-        {"SECRET_KEY": ""},  # falls back to the dev default
+        {"SECRET_KEY": ""},  # production never generates its own
         {"JWT_SECRET_KEY": ""},
         {"SECRET_KEY": "short"},
         {"JWT_SECRET_KEY": "j" * 31},
