@@ -37,6 +37,7 @@ class Settings:
     data_dir: Path = Path("instance")
     port: int = 8000
     public_url: str = ""
+    allowed_origins: str = ""  # comma-separated origins that may post forms here
     database_url: str = ""
     mongodb_uri: str = ""
     mongodb_db: str = "lectern"
@@ -60,6 +61,8 @@ class Settings:
     ratelimit_register: str = "50 per hour"
     ratelimit_signin: str = "100 per 5 minutes"
     ratelimit_account_failures: str = "20 per 15 minutes"
+    ratelimit_account_failures_total: str = "100 per 15 minutes"
+    device_cookie_days: int = 180
     ratelimit_reset: str = "30 per hour"
     ratelimit_reset_account: str = "5 per hour"
     ratelimit_verify: str = "30 per hour"
@@ -160,6 +163,8 @@ class Settings:
             engine_options.update(pool_size=10, max_overflow=10, pool_recycle=1800)
         from datetime import timedelta
 
+        cookie_prefix = "__Host-" if self.production else ""
+
         config: dict[str, Any] = {
             "ENV_NAME": self.env,
             "TESTING": self.env == "testing",
@@ -169,6 +174,9 @@ class Settings:
             "DATA_DIR": data_dir,
             "PORT": self.port,
             "PUBLIC_URL": (self.public_url or f"http://127.0.0.1:{self.port}").rstrip("/"),
+            "ALLOWED_ORIGINS": tuple(
+                o.strip() for o in self.allowed_origins.split(",") if o.strip()
+            ),
             "SQLALCHEMY_DATABASE_URI": database_url,
             "MONGODB_URI": self.mongodb_uri,
             "MONGODB_DB": self.mongodb_db,
@@ -185,7 +193,9 @@ class Settings:
             "SESSION_IDLE_TIMEOUT": timedelta(minutes=self.session_idle_minutes),
             "SESSION_ABSOLUTE_TIMEOUT": timedelta(hours=self.session_absolute_hours),
             "PERMANENT_SESSION_LIFETIME": timedelta(hours=self.session_absolute_hours),
-            "SESSION_COOKIE_NAME": "lectern_session",
+            # __Host-: the browser keeps the cookie only if Secure, for this host, path /.
+            "SESSION_COOKIE_NAME": f"{cookie_prefix}lectern_session",
+            "DEVICE_COOKIE_NAME": f"{cookie_prefix}lectern_device",
             "SESSION_COOKIE_HTTPONLY": True,
             "SESSION_COOKIE_SAMESITE": "Lax",
             "SESSION_COOKIE_SECURE": self.production,
@@ -205,6 +215,8 @@ class Settings:
             "RATELIMIT_REGISTER": self.ratelimit_register,
             "RATELIMIT_SIGNIN": self.ratelimit_signin,
             "RATELIMIT_ACCOUNT_FAILURES": self.ratelimit_account_failures,
+            "RATELIMIT_ACCOUNT_FAILURES_TOTAL": self.ratelimit_account_failures_total,
+            "DEVICE_COOKIE_DAYS": self.device_cookie_days,
             "RATELIMIT_RESET": self.ratelimit_reset,
             "RATELIMIT_RESET_ACCOUNT": self.ratelimit_reset_account,
             "RATELIMIT_VERIFY": self.ratelimit_verify,

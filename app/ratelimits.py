@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from typing import Any
 
-from flask import current_app
+from flask import Response, current_app
 from limits import parse
 
 from app.errors import RateLimited
 from app.extensions import limiter
+
+GENERATION_TTL = 30 * 24 * 3600  # seconds; far longer than any configured window
 
 
 def _enabled() -> bool:
@@ -43,9 +46,35 @@ def clear_account_limit(scope: str, config_key: str, account: str) -> None:
         limiter.limiter.clear(parse(current_app.config[config_key]), scope, account.strip().lower())
 
 
+def generation(scope: str, account: str) -> int:
+    """A number that is part of an account's counter keys: bumping it empties them all."""
+    if not _enabled():
+        return 0
+    return int(limiter.limiter.storage.get(f"lectern/{scope}/generation/{account}") or 0)
+
+
+def bump_generation(scope: str, account: str) -> None:
+    """Start every counter of `account` in `scope` afresh (kept for longer than any window)."""
+    if _enabled():
+        limiter.limiter.storage.incr(f"lectern/{scope}/generation/{account}", GENERATION_TTL)
+
+
+def not_invalid(response: Response) -> bool:
+    """Count a request unless its form was refused as invalid (422): a classroom's typos
+    do not use up the allowance (conflicts and successes still do)."""
+    return response.status_code != 422
+
+
+# Limits that count only some answers; the others count every request.
+_COUNTED_WHEN: dict[str, Callable[[Response], bool]] = {"RATELIMIT_REGISTER": not_invalid}
+
+
 def address_limit(config_key: str) -> Any:
     """Per-address limit on POSTs, shared by every route that uses the same key, so the
     sign-in page and the API's login draw from one allowance."""
     return limiter.shared_limit(
-        lambda: current_app.config[config_key], scope=config_key.lower(), methods=["POST"]
+        lambda: current_app.config[config_key],
+        scope=config_key.lower(),
+        methods=["POST"],
+        deduct_when=_COUNTED_WHEN.get(config_key),
     )

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-from flask import Flask, Response, request, session
+import logging
+from urllib.parse import urlsplit
+
+from flask import Flask, Response, current_app, request, session
 from flask_login import current_user, logout_user
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from app.errors import Forbidden
 from app.timeutil import utcnow
+
+log = logging.getLogger(__name__)
 
 CSP = "; ".join(
     [
@@ -30,7 +36,54 @@ CSP = "; ".join(
 LARGE_UPLOADS = {"studio.lesson_media": "LESSON_MEDIA_MAX_BYTES"}
 
 
+_UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def _origin_of(url: str) -> str | None:
+    """`scheme://host[:port]` of a URL, lower-cased, default ports dropped; None if odd."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    default = {"http": 80, "https": 443}[parts.scheme]
+    host = parts.hostname.lower()
+    if ":" in host:  # an IPv6 literal
+        host = f"[{host}]"
+    return f"{parts.scheme}://{host}" + (f":{port}" if port and port != default else "")
+
+
+def trusted_origins() -> set[str]:
+    """Where a cookie-authenticated change may come from: this request's own host,
+    PUBLIC_URL and ALLOWED_ORIGINS."""
+    found = {_origin_of(request.host_url), _origin_of(current_app.config["PUBLIC_URL"])}
+    found.update(_origin_of(o) for o in current_app.config.get("ALLOWED_ORIGINS", ()))
+    found.discard(None)
+    return found  # type: ignore[return-value]
+
+
+def check_request_origin() -> None:
+    """Refuse a cookie-authenticated change sent from another site, even with a valid
+    CSRF token (SPEC §9): `Origin`, or `Referer` when a browser sends no `Origin`.
+    Clients that send neither (not a browser) still need the CSRF token."""
+    if request.method not in _UNSAFE or request.path.startswith("/api/"):
+        return  # the API reads no cookies; bearer tokens cannot be sent by another site
+    origin = request.headers.get("Origin")
+    if origin is None:
+        referer = request.headers.get("Referer")
+        if not referer:
+            return
+        origin = referer
+    if _origin_of(origin) not in trusted_origins():
+        log.warning("cross-origin change refused", extra={"origin": origin[:200]})
+        raise Forbidden("This request came from another site. Go back, reload the page and retry.")
+
+
 def init_app(app: Flask) -> None:
+    app.before_request(check_request_origin)
+
     @app.before_request
     def upload_limits() -> None:
         setting = LARGE_UPLOADS.get(request.endpoint or "")

@@ -6,17 +6,18 @@ import logging
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Flask, Response, flash, jsonify, render_template, request
+from flask import Flask, Response, current_app, flash, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from htmx_flask import request as hx_request
 from markupsafe import escape
 from werkzeug.exceptions import HTTPException
 
 from app.accounts import services
+from app.accounts.guessing import Client, issue_device_token
 from app.accounts.policies import can, role_of
 from app.accounts.serializers import avatar_url
 from app.errors import LecternError, RateLimited
-from app.extensions import login_manager
+from app.extensions import client_address, login_manager
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +72,27 @@ def form_errors(form: Any, exc: LecternError) -> None:
             flash(message, "error")
     if not exc.fields:
         flash(exc.message, "error")
+
+
+def request_client() -> Client:
+    """Who is asking, for the password-guessing buckets: address and device cookie."""
+    return Client(client_address(), request.cookies.get(current_app.config["DEVICE_COOKIE_NAME"]))
+
+
+def remember_device(response: Response, user: Any) -> Response:
+    """Mark this browser as one that signed in to `user` (OWASP device cookie), so
+    strangers' failed guesses never keep it out of the account."""
+    days = int(current_app.config["DEVICE_COOKIE_DAYS"])
+    response.set_cookie(
+        current_app.config["DEVICE_COOKIE_NAME"],
+        issue_device_token(str(user.id)),
+        max_age=days * 86400,
+        path="/",
+        secure=bool(current_app.config["SESSION_COOKIE_SECURE"]),
+        httponly=True,
+        samesite="Lax",
+    )
+    return response
 
 
 def safe_next(target: str | None, default: str = "/") -> str:

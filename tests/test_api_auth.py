@@ -81,6 +81,43 @@ def test_refresh_rotates_and_reuse_revokes_the_family(api, users):
     )
 
 
+def test_reuse_stops_the_familys_access_tokens_at_once(api, users):
+    user = users.create()
+    first = api.login(user.email)
+    other_device = api.login(user.email)
+    second = api.call("POST", "/auth/refresh", json={"refresh_token": first["refresh_token"]}).json
+    assert api.call("GET", "/users/profile", second["access_token"]).status_code == 200
+    # Someone replays the spent token: the family is revoked, and its live access token
+    # stops working now, not in up to 15 minutes.
+    api.call("POST", "/auth/refresh", json={"refresh_token": first["refresh_token"]})
+    assert api.call("GET", "/users/profile", second["access_token"]).status_code == 401
+    assert api.call("GET", "/users/profile", first["access_token"]).status_code == 401
+    assert api.call("GET", "/users/profile", other_device["access_token"]).status_code == 200
+
+
+def test_a_family_ends_a_fixed_time_after_sign_in_however_often_it_rotates(api, users, app):
+    import time
+
+    from app.accounts.models import RefreshToken
+    from app.extensions import db
+
+    user = users.create()
+    pair = api.login(user.email)
+    # The sign-in was (nearly) REFRESH_TOKEN_DAYS ago: two seconds of the family are left.
+    family_end = datetime.now(UTC) + timedelta(seconds=2)
+    with app.app_context():
+        db.session.query(RefreshToken).update({"expires_at": family_end})
+        db.session.commit()
+    rotated = api.call("POST", "/auth/refresh", json={"refresh_token": pair["refresh_token"]})
+    assert rotated.status_code == 200
+    with app.app_context():
+        newest = db.session.query(RefreshToken).filter(RefreshToken.used_at.is_(None)).one()
+        assert newest.expires_at <= family_end  # not another 7 days from this rotation
+    time.sleep(2.2)
+    again = api.call("POST", "/auth/refresh", json={"refresh_token": rotated.json["refresh_token"]})
+    assert again.status_code == 401
+
+
 def test_expired_refresh_token(api, users, app):
     from app.accounts.models import RefreshToken
     from app.extensions import db
@@ -144,17 +181,26 @@ def _b64(data: dict) -> str:
 def test_jwt_checks(api, users, app):
     user = users.create()
     sub = str(user.id)
-    assert api.call("GET", "/users/profile", _forge(app, sub=sub)).status_code == 200
+    # A live refresh family (one sign-in) that the forged tokens claim to belong to.
+    signed_in = api.login(user.email)["access_token"]
+    fam = jwt.decode(signed_in, options={"verify_signature": False})["fam"]
+
+    def _forge_token(**changes):
+        return _forge(app, **{"fam": fam, **changes})
+
+    assert api.call("GET", "/users/profile", _forge_token(sub=sub)).status_code == 200
     bad_tokens = {
-        "expired": _forge(app, sub=sub, exp=datetime.now(UTC) - timedelta(seconds=1)),
-        "wrong issuer": _forge(app, sub=sub, iss="someone-else"),
-        "wrong audience": _forge(app, sub=sub, aud="other-app"),
-        "no audience": _forge(app, sub=sub, aud=None),
-        "wrong key": _forge(app, sub=sub, key="another-secret-of-enough-length-xyz"),
-        "HS512": _forge(app, sub=sub, alg="HS512"),
-        "refresh type": _forge(app, sub=sub, typ="refresh"),
-        "old epoch": _forge(app, sub=sub, epoch=-1),
-        "unknown user": _forge(app, sub="00000000-0000-0000-0000-000000000000"),
+        "expired": _forge_token(sub=sub, exp=datetime.now(UTC) - timedelta(seconds=1)),
+        "wrong issuer": _forge_token(sub=sub, iss="someone-else"),
+        "wrong audience": _forge_token(sub=sub, aud="other-app"),
+        "no audience": _forge_token(sub=sub, aud=None),
+        "wrong key": _forge_token(sub=sub, key="another-secret-of-enough-length-xyz"),
+        "HS512": _forge_token(sub=sub, alg="HS512"),
+        "refresh type": _forge_token(sub=sub, typ="refresh"),
+        "old epoch": _forge_token(sub=sub, epoch=-1),
+        "no family": _forge_token(sub=sub, fam=None),
+        "unknown family": _forge_token(sub=sub, fam="00000000-0000-0000-0000-000000000000"),
+        "unknown user": _forge_token(sub="00000000-0000-0000-0000-000000000000"),
         "alg none": _b64({"alg": "none", "typ": "JWT"})
         + "."
         + _b64(

@@ -46,13 +46,32 @@ def test_signed_in_pages_are_no_store(client, auth):
     assert client.get("/account/profile").headers["Cache-Control"] == "no-store"
 
 
-def test_production_headers_and_cookies(app_factory):
-    app = app_factory(ENV_NAME="production", SESSION_COOKIE_SECURE=True)
+def test_production_headers_and_cookies(app_factory, users, monkeypatch):
+    monkeypatch.setenv("LECTERN_ENV", "production")
+    monkeypatch.setenv("SECRET_KEY", "s" * 48)
+    monkeypatch.setenv("JWT_SECRET_KEY", "j" * 48)
+    app = app_factory(ENV_NAME="production")
     client = app.test_client()
     response = client.get("/", base_url="https://localhost")
     assert "max-age" in response.headers["Strict-Transport-Security"]
     cookie = response.headers.get("Set-Cookie", "")
+    # __Host-: browsers keep it only when Secure, host-only and for the whole site.
+    assert cookie.startswith("__Host-lectern_session=")
     assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    assert "Path=/" in cookie and "Domain" not in cookie
+    user = users.create()
+    signed_in = client.post(
+        "/signin",
+        base_url="https://localhost",
+        headers={"Referer": "https://localhost/signin"},
+        data={"csrf_token": client.csrf_token(), "email": user.email, "password": PASSWORD},
+    )
+    assert signed_in.status_code == 302
+    cookies = signed_in.headers.getlist("Set-Cookie")
+    device = next(c for c in cookies if "lectern_device" in c)
+    assert device.startswith("__Host-lectern_device=")
+    assert "Secure" in device and "HttpOnly" in device and "Path=/" in device
+    assert "Domain" not in device
 
 
 def test_session_cookie_flags_in_development(client, users):
@@ -100,6 +119,64 @@ def test_csrf_is_required_for_every_cookie_authenticated_change(client, auth, us
     assert ok.status_code == 204 and ok.headers["HX-Redirect"] == "/account/profile"
 
 
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Origin": "https://evil.example"},
+        {"Origin": "null"},  # sandboxed frames and some redirects
+        {"Origin": "http://localhost.evil.example"},
+        {"Referer": "https://evil.example/page"},  # a browser that sent no Origin
+        {"Origin": "https://evil.example", "HX-Request": "true"},
+    ],
+)
+def test_a_foreign_origin_cannot_change_anything_even_with_a_csrf_token(client, auth, headers):
+    auth.login()
+    token = client.csrf_token()
+    refused = client.post(
+        "/account/profile",
+        data={"csrf_token": token, "name": "Hacked", "bio": ""},
+        headers={"X-CSRFToken": token, **headers},
+    )
+    assert refused.status_code == 403
+    assert "another site" in refused.get_data(as_text=True)
+    assert "Hacked" not in client.get("/account/profile").get_data(as_text=True)
+    # Signing in from another site (login CSRF) is refused too.
+    signin = client.post("/signin", data={"csrf_token": token}, headers=headers)
+    assert signin.status_code == 403
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Origin": "http://localhost"},  # the request's own host
+        {"Origin": "http://lectern.test"},  # PUBLIC_URL
+        {"Origin": "https://school.example:8443"},  # ALLOWED_ORIGINS
+        {"Referer": "http://localhost/account/profile"},
+        {},  # no browser: the CSRF token alone decides
+    ],
+)
+def test_own_and_allowed_origins_may_post(app_factory, users, headers):
+    app = app_factory(ALLOWED_ORIGINS=("https://school.example:8443",))
+    client = app.test_client()
+    user = users.create()
+    client.submit("/signin", {"email": user.email, "password": PASSWORD})
+    token = client.csrf_token()
+    ok = client.post(
+        "/account/profile",
+        data={"csrf_token": token, "name": "New Name", "bio": ""},
+        headers=headers,
+    )
+    assert ok.status_code == 302, ok.get_data(as_text=True)
+    assert "New Name" in client.get("/account/profile").get_data(as_text=True)
+
+
+def test_allowed_origins_setting_is_a_list():
+    from app.config import Settings
+
+    config = Settings.from_env({"ALLOWED_ORIGINS": "https://a.example, https://b.example:8443"})
+    assert config.to_flask()["ALLOWED_ORIGINS"] == ("https://a.example", "https://b.example:8443")
+
+
 def test_user_input_is_escaped(client, auth, app):
     auth.login()
     client.submit("/account/profile", {"name": "Fine Name", "bio": "<script>alert(1)</script>"})
@@ -119,6 +196,18 @@ def limited(app_factory):
 def test_registration_limit_per_address_allows_a_classroom(limited):
     client = limited.test_client()
     token = client.csrf_token()
+    # A classroom's typos are refused (422) without using up its allowance...
+    for i in range(30):
+        typo = client.post(
+            "/api/v1/auth/register",
+            json={"email": f"student{i}@example", "password": PASSWORD, "name": f"Student {i}"},
+        )
+        assert typo.status_code == 422
+        page_typo = client.post(
+            "/signup",
+            data={"csrf_token": token, "name": "X", "email": "x@example.com", "password": "short"},
+        )
+        assert page_typo.status_code == 422
     for i in range(50):
         response = client.post(
             "/api/v1/auth/register",
@@ -146,41 +235,165 @@ def test_registration_limit_per_address_allows_a_classroom(limited):
     assert other.status_code == 201
 
 
-def test_signin_limits_per_address_and_per_account(limited):
+def test_registration_conflicts_count_towards_the_limit(app_factory):
+    app = app_factory(RATELIMIT_ENABLED=True, RATELIMIT_REGISTER="3 per hour")
+    client = app.test_client()
+    body = {"email": "taken@example.com", "password": PASSWORD, "name": "Taken"}
+    assert client.post("/api/v1/auth/register", json=body).status_code == 201
+    for _ in range(2):  # probing for existing addresses is not free
+        assert client.post("/api/v1/auth/register", json=body).status_code == 409
+    body["email"] = "fresh@example.com"
+    assert client.post("/api/v1/auth/register", json=body).status_code == 429
+
+
+def _api_login(client, email, password, address):
+    return client.post(
+        "/api/v1/auth/login",
+        environ_base={"REMOTE_ADDR": address},
+        json={"email": email, "password": password},
+    )
+
+
+def _page_login(client, email, password, address):
+    return client.post(
+        "/signin",
+        environ_base={"REMOTE_ADDR": address},
+        data={"csrf_token": client.csrf_token(), "email": email, "password": password},
+    )
+
+
+def test_a_stranger_at_one_address_cannot_lock_the_owner_out(limited, caplog):
+    from tests.conftest import Users
+
+    caplog.set_level(logging.WARNING)
+    users = Users(limited)
+    victim = users.create(email="victim@example.com")
+    attacker = limited.test_client()
+    for _ in range(20):
+        assert _api_login(attacker, victim.email, "wrong password!!", "6.6.6.6").status_code == 401
+    blocked = _api_login(attacker, victim.email, PASSWORD, "6.6.6.6")
+    assert blocked.status_code == 429 and int(blocked.headers["Retry-After"]) > 0
+    # Guessing is slowed at that address; every failure was logged.
+    assert sum("sign-in failed" in r.getMessage() for r in caplog.records) == 20
+    # The owner, anywhere else, gets in: by the API and by the sign-in page.
+    assert _api_login(limited.test_client(), victim.email, PASSWORD, "10.1.1.1").status_code == 200
+    owner = limited.test_client()
+    assert _page_login(owner, victim.email, PASSWORD, "10.1.1.2").status_code == 302
+    # Even behind the stranger's own address (one school network), a browser that has
+    # signed in before carries its device cookie and gets in.
+    owner.submit("/signout")
+    assert _page_login(owner, victim.email, PASSWORD, "6.6.6.6").status_code == 302
+    assert _page_login(limited.test_client(), victim.email, PASSWORD, "6.6.6.6").status_code == 429
+
+
+def test_guessing_from_many_addresses_is_slowed_but_a_known_browser_gets_in(limited):
     from tests.conftest import Users
 
     users = Users(limited)
     victim = users.create(email="victim@example.com")
+    owner = limited.test_client()
+    assert _page_login(owner, victim.email, PASSWORD, "10.1.1.1").status_code == 302
+    owner.submit("/signout")
+    botnet = limited.test_client()
+    for n in range(100):  # 5 addresses, 20 guesses each: the account-wide allowance
+        address = f"6.6.6.{n // 20}"
+        assert _api_login(botnet, victim.email, "wrong password!!", address).status_code == 401
+    assert _api_login(botnet, victim.email, PASSWORD, "6.6.6.9").status_code == 429
+    assert _api_login(limited.test_client(), victim.email, PASSWORD, "10.2.2.2").status_code == 429
+    # The owner's browser has its own allowance.
+    assert _page_login(owner, victim.email, PASSWORD, "10.1.1.1").status_code == 302
+
+
+def test_a_device_cookie_works_only_for_its_own_account(limited):
+    from tests.conftest import Users
+
+    users = Users(limited)
+    mine = users.create(email="mine@example.com")
+    theirs = users.create(email="theirs@example.com")
+    browser = limited.test_client()
+    assert _page_login(browser, mine.email, PASSWORD, "10.1.1.1").status_code == 302
+    browser.submit("/signout")
+    for _ in range(20):
+        assert _page_login(browser, theirs.email, "wrong password!!", "6.6.6.6").status_code == 401
+    assert _page_login(browser, theirs.email, PASSWORD, "6.6.6.6").status_code == 429
+    # A forged or altered device cookie is just no device cookie.
+    forged = limited.test_client()
+    forged.set_cookie("lectern_device", "e30.forged.signature", domain="localhost")
+    assert _page_login(forged, theirs.email, PASSWORD, "6.6.6.6").status_code == 429
+
+
+def test_a_completed_reset_clears_every_failure_count(limited):
+    from tests.conftest import Outbox, Users
+
+    users = Users(limited)
+    victim = users.create(email="victim@example.com")
+    stranger = limited.test_client()
+    for n in range(100):
+        _api_login(stranger, victim.email, "wrong password!!", f"6.6.6.{n // 20}")
+    assert _api_login(stranger, victim.email, PASSWORD, "10.3.3.3").status_code == 429
+    owner = limited.test_client()
+    owner.submit("/forgot-password", {"email": victim.email})
+    link = Outbox(limited).links(to=victim.email)[-1]
+    new_password = "a brand new morning tide"
+    assert owner.submit(link, {"password": new_password}).status_code == 302
+    for address in ("6.6.6.0", "10.3.3.3"):
+        assert _api_login(owner, victim.email, new_password, address).status_code == 200
+
+
+def test_a_classroom_signs_in_from_one_address(limited):
+    from tests.conftest import Users
+
+    users = Users(limited)
     client = limited.test_client()
-    # 20 failures for one account from many addresses, then the account is locked for a while.
-    for i in range(20):
-        response = client.post(
-            "/api/v1/auth/login",
-            environ_base={"REMOTE_ADDR": f"10.0.0.{i}"},
-            json={"email": victim.email, "password": "wrong password!!"},
-        )
-        assert response.status_code == 401
-    locked = client.post(
-        "/api/v1/auth/login",
-        environ_base={"REMOTE_ADDR": "10.0.1.1"},
-        json={"email": victim.email, "password": PASSWORD},
-    )
-    assert locked.status_code == 429 and int(locked.headers["Retry-After"]) > 0
-    page = client.post(
-        "/signin",
-        environ_base={"REMOTE_ADDR": "10.0.1.2"},
-        data={"csrf_token": client.csrf_token(), "email": victim.email, "password": PASSWORD},
-    )
-    assert page.status_code == 429 and "Slow down" in page.get_data(as_text=True)
-    # Another account is fine, and a classroom of 100 sign-ins from one address too.
     classmate = users.create(email="classmate@example.com")
     for _ in range(100):
-        ok = client.post(
-            "/api/v1/auth/login", json={"email": classmate.email, "password": PASSWORD}
+        assert _api_login(client, classmate.email, PASSWORD, "10.0.0.1").status_code == 200
+    assert _api_login(client, classmate.email, PASSWORD, "10.0.0.1").status_code == 429
+
+
+def test_password_checks_on_change_and_delete_are_limited_like_sign_in(limited):
+    from tests.conftest import Users
+
+    users = Users(limited)
+    user = users.create(email="someone@example.com")
+    browser = limited.test_client()
+    assert _page_login(browser, user.email, PASSWORD, "10.1.1.1").status_code == 302
+    # A borrowed session (no device cookie of its own) cannot be used to guess the password.
+    borrowed = limited.test_client()
+    borrowed.set_cookie("lectern_session", browser.get_cookie("lectern_session").value)
+    for n in range(20):
+        url, field = (
+            ("/account/password", "current_password") if n % 2 else ("/account/delete", "password")
         )
-        assert ok.status_code == 200
-    over = client.post("/api/v1/auth/login", json={"email": classmate.email, "password": PASSWORD})
-    assert over.status_code == 429
+        data = {field: "not my password!", "new_password": "another long passphrase"}
+        assert borrowed.submit(url, data).status_code == 422
+    assert borrowed.submit("/account/delete", {"password": PASSWORD}).status_code == 429
+    token = (
+        limited.test_client()
+        .post(
+            "/api/v1/auth/login",
+            environ_base={"REMOTE_ADDR": "10.9.9.9"},
+            json={"email": user.email, "password": PASSWORD},
+        )
+        .json["access_token"]
+    )
+    api = limited.test_client()
+    for _ in range(20):
+        wrong = api.delete(
+            "/api/v1/users/account",
+            headers={"Authorization": f"Bearer {token}"},
+            environ_base={"REMOTE_ADDR": "10.9.9.9"},
+            json={"password": "not my password!"},
+        )
+        assert wrong.status_code == 422
+    blocked = api.delete(
+        "/api/v1/users/account",
+        headers={"Authorization": f"Bearer {token}"},
+        environ_base={"REMOTE_ADDR": "10.9.9.9"},
+        json={"password": PASSWORD},
+    )
+    assert blocked.status_code == 429 and blocked.headers["Retry-After"]
+    assert users.get(user.id) is not None
 
 
 def test_reset_requests_are_limited_per_account(limited):

@@ -19,15 +19,21 @@ from flask import current_app
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from app.accounts import passwords
+from app.accounts import guessing, passwords
+from app.accounts.guessing import Client
 from app.accounts.models import OneTimeToken, Project, RefreshToken, Role, User, email_key
-from app.accounts.tokens import issue_access_token, new_secret_token, token_digest
+from app.accounts.tokens import (
+    AccessClaims,
+    issue_access_token,
+    new_secret_token,
+    token_digest,
+)
 from app.errors import Conflict, Forbidden, NotFound, Unauthenticated, ValidationFailed
 from app.events import record_event
 from app.extensions import db
 from app.media.images import make_avatar, replace_image
 from app.media.storage import storage
-from app.ratelimits import clear_account_limit, consume_account_limit
+from app.ratelimits import consume_account_limit
 from app.timeutil import utcnow
 from app.validation import clean_name, clean_slug, clean_text, collect
 
@@ -177,18 +183,17 @@ def do_register(
 # ---------------------------------------------------------------- sign-in and sessions
 
 
-def authenticate(email: Any, password: Any) -> User:
+def authenticate(email: Any, password: Any, client: Client) -> User:
     """The user for these credentials; the same error for a wrong email or password.
 
-    Every attempt is counted against the account first (atomically), and a
-    success clears the count, so at most RATELIMIT_ACCOUNT_FAILURES wrong
-    guesses per window reach bcrypt, however many arrive in parallel.
+    The attempt is counted before bcrypt runs (app/accounts/guessing.py): a stranger
+    guessing at one address is slowed down without keeping the owner out.
     """
     account = _usable_email(email)
     if account is None or not isinstance(password, str):
         raise Unauthenticated(SIGNIN_FAILED)
-    consume_account_limit("signin", "RATELIMIT_ACCOUNT_FAILURES", account)
     user = find_user_by_email(account)
+    attempt = guessing.count_attempt(account, str(user.id) if user else None, client)
     if user is None:
         passwords.burn_time(_rounds())
         ok = False
@@ -199,9 +204,22 @@ def authenticate(email: Any, password: Any) -> User:
             "sign-in failed", extra={"account": _loggable(account), "known": user is not None}
         )
         raise Unauthenticated(SIGNIN_FAILED)
-    clear_account_limit("signin", "RATELIMIT_ACCOUNT_FAILURES", account)
+    attempt.succeeded()
     log.info("sign-in", extra={"user_id": str(user.id)})
     return user
+
+
+def check_current_password(user: User, password: Any, client: Client, field: str) -> None:
+    """Re-check a signed-in user's password before a sensitive change, counted like a
+    sign-in so that a borrowed session cannot be used to guess it."""
+    if not user.password_hash:
+        return  # accounts without a password (OAuth) re-authenticate otherwise
+    attempt = guessing.count_attempt(user.email_key, str(user.id), client)
+    given = password if isinstance(password, str) else ""
+    if not passwords.check_password(given[: passwords.MAX_LENGTH * 4], user.password_hash):
+        log.warning("password check failed", extra={"user_id": str(user.id), "field": field})
+        raise ValidationFailed(fields={field: "The password is incorrect."})
+    attempt.succeeded()
 
 
 def end_all_sessions(user: User) -> None:
@@ -231,19 +249,27 @@ class TokenPair:
         }
 
 
-def issue_token_pair(user: User, family_id: uuid.UUID | None = None) -> TokenPair:
-    """A new access token and a new refresh token (a new family unless one is given)."""
+def issue_token_pair(user: User, rotated: RefreshToken | None = None) -> TokenPair:
+    """A new access token and a new refresh token: a new family at sign-in, or the next
+    token of `rotated`'s family, which ends when the family does, REFRESH_TOKEN_DAYS
+    after the sign-in however often it is used (SPEC §4)."""
     raw = new_secret_token()
+    family_id = rotated.family_id if rotated else uuid.uuid4()
+    expires_at = (
+        rotated.expires_at
+        if rotated
+        else utcnow() + timedelta(days=current_app.config["REFRESH_TOKEN_DAYS"])
+    )
     db.session.add(
         RefreshToken(
             user_id=user.id,
-            family_id=family_id or uuid.uuid4(),
+            family_id=family_id,
             token_hash=token_digest(raw),
-            expires_at=utcnow() + timedelta(days=current_app.config["REFRESH_TOKEN_DAYS"]),
+            expires_at=expires_at,
         )
     )
     return TokenPair(
-        access_token=issue_access_token(user.id, user.auth_epoch),
+        access_token=issue_access_token(user.id, user.auth_epoch, family_id),
         refresh_token=raw,
         expires_in=int(current_app.config["ACCESS_TOKEN_SECONDS"]),
         user=user,
@@ -291,7 +317,7 @@ def rotate_refresh_token(raw: Any) -> TokenPair:
     user = db.session.get(User, token.user_id)
     if user is None:
         raise Unauthenticated("The refresh token is not valid.")
-    return issue_token_pair(user, family_id=token.family_id)
+    return issue_token_pair(user, rotated=token)
 
 
 def sign_out_with_refresh_token(raw: Any) -> None:
@@ -306,11 +332,17 @@ def sign_out_with_refresh_token(raw: Any) -> None:
         end_all_sessions(user)
 
 
-def user_for_access_claims(user_id: uuid.UUID, epoch: int) -> User | None:
-    user = db.session.get(User, user_id)
-    if user is None or user.auth_epoch != epoch:
-        return None
-    return user
+def user_for_access_claims(claims: AccessClaims) -> User | None:
+    """The user of a valid access token, unless their sessions ended since (epoch) or its
+    refresh family was revoked (reuse detected, sign-out): one query either way."""
+    live_family = (
+        select(RefreshToken.id)
+        .where(RefreshToken.family_id == claims.family_id, RefreshToken.revoked_at.is_(None))
+        .exists()
+    )
+    return db.session.scalars(
+        select(User).where(User.id == claims.user_id, User.auth_epoch == claims.epoch, live_family)
+    ).first()
 
 
 # ---------------------------------------------------------------- one-time tokens
@@ -437,16 +469,14 @@ def reset_password(raw: Any, new_password: Any) -> User:
     user.password_hash = passwords.hash_password(new_password, _rounds())
     user.email_verified = True  # they just proved they read this mailbox
     end_all_sessions(user)
+    guessing.forget_all_failures(user.email_key)  # a stranger's guesses no longer count
     log.info("password reset", extra={"user_id": str(user.id)})
     return user
 
 
-def change_password(user: User, current: Any, new: Any) -> None:
+def change_password(user: User, current: Any, new: Any, client: Client) -> None:
     """Check the current password, set the new one and end every other session."""
-    if user.password_hash and not passwords.check_password(
-        current if isinstance(current, str) else "", user.password_hash
-    ):
-        raise ValidationFailed(fields={"current_password": "The current password is incorrect."})
+    check_current_password(user, current, client, "current_password")
     check_password_rules(new, email=user.email, name=user.name, field="new_password")
     user.password_hash = passwords.hash_password(new, _rounds())
     end_all_sessions(user)
@@ -496,12 +526,9 @@ def remove_avatar(user: User) -> None:
         user.avatar_key = None
 
 
-def delete_account(user: User, password: Any) -> None:
+def delete_account(user: User, password: Any, client: Client) -> None:
     """Delete the user and everything they own here; the course side learns by event."""
-    if user.password_hash and not passwords.check_password(
-        password if isinstance(password, str) else "", user.password_hash
-    ):
-        raise ValidationFailed(fields={"password": "The password is incorrect."})
+    check_current_password(user, password, client, "password")
     record_event(
         "user.deleted",
         {"user_id": str(user.id), "email": user.email, "role": user.role},

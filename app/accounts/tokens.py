@@ -37,10 +37,12 @@ def token_digest(token: str) -> str:
 class AccessClaims:
     user_id: uuid.UUID
     epoch: int
+    family_id: uuid.UUID  # the refresh-token family (one sign-in) it was issued to
 
 
-def issue_access_token(user_id: uuid.UUID, epoch: int) -> str:
-    """A signed access JWT valid for ACCESS_TOKEN_SECONDS."""
+def issue_access_token(user_id: uuid.UUID, epoch: int, family_id: uuid.UUID) -> str:
+    """A signed access JWT valid for ACCESS_TOKEN_SECONDS, tied to its refresh family so
+    that revoking the family stops it at once."""
     now = utcnow()
     cfg = current_app.config
     payload = {
@@ -53,6 +55,7 @@ def issue_access_token(user_id: uuid.UUID, epoch: int) -> str:
         "jti": uuid.uuid4().hex,
         "typ": ACCESS_TYPE,
         "epoch": epoch,
+        "fam": str(family_id),
     }
     return jwt.encode(payload, cfg["JWT_SECRET_KEY"], algorithm=ALGORITHM)
 
@@ -67,10 +70,14 @@ def decode_access_token(token: str) -> AccessClaims | None:
             algorithms=[ALGORITHM],
             issuer=cfg["JWT_ISSUER"],
             audience=cfg["JWT_AUDIENCE"],
-            options={"require": ["exp", "iat", "iss", "aud", "sub", "typ"]},
+            options={"require": ["exp", "iat", "iss", "aud", "sub", "typ", "fam"]},
         )
         if payload.get("typ") != ACCESS_TYPE or not isinstance(payload.get("epoch"), int):
             return None
-        return AccessClaims(user_id=uuid.UUID(payload["sub"]), epoch=payload["epoch"])
+        return AccessClaims(
+            user_id=uuid.UUID(payload["sub"]),
+            epoch=payload["epoch"],
+            family_id=uuid.UUID(str(payload["fam"])),
+        )
     except (jwt.PyJWTError, ValueError, TypeError):
         return None

@@ -175,6 +175,7 @@ class LessonProgress(EmbeddedDocument):
 
 class Enrollment(Document):
     user_id = StringField(required=True)
+    user_name = StringField(default="", max_length=100)  # kept current by user.renamed
     course_id = StringField(required=True)
     course_slug = StringField(required=True)
     enrolled_at = DateTimeField(default=utcnow)

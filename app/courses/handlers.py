@@ -14,11 +14,12 @@ CONSUMER = "courses-accounts"
 
 @subscribe("user.renamed", CONSUMER)
 def on_user_renamed(event: dict[str, Any]) -> None:
-    """Copy a new display name onto the user's courses and reviews (certificates keep the
-    name they were issued to). Setting a value is idempotent."""
+    """Copy a new display name onto the user's courses, reviews and enrolments
+    (certificates keep the name they were issued to). Setting a value is idempotent."""
     user_id, name = event["data"]["user_id"], event["data"]["name"]
     Course.objects(instructor__id=user_id).update(set__instructor__name=name)
     Review.objects(user_id=user_id).update(set__user_name=name)
+    Enrollment.objects(user_id=user_id).update(set__user_name=name)
     for course in Course.objects(instructor__id=user_id):
         course.recount()  # the instructor's name is a search keyword
         Course.objects(id=course.id).update_one(set__keywords=course.keywords)

@@ -14,7 +14,7 @@ from app.errors import ValidationFailed
 from app.extensions import db
 from app.media.images import ImageRejected, read_limited
 from app.security import start_session_clock
-from app.web import form_errors, render
+from app.web import form_errors, render, request_client
 from blueprints.account.forms import AvatarForm, ChangePasswordForm, DeleteAccountForm, ProfileForm
 from blueprints.auth.forms import ConfirmForm
 
@@ -100,7 +100,9 @@ def change_password() -> Any:
     status = 200
     if form.validate_on_submit():
         try:
-            services.change_password(_user(), form.current_password.data, form.new_password.data)
+            services.change_password(
+                _user(), form.current_password.data, form.new_password.data, request_client()
+            )
         except ValidationFailed as exc:
             db.session.rollback()
             form_errors(form, exc)
@@ -139,7 +141,7 @@ def delete() -> Any:
     status = 200
     if form.validate_on_submit():
         try:
-            services.delete_account(_user(), form.password.data)
+            services.delete_account(_user(), form.password.data, request_client())
         except ValidationFailed as exc:
             db.session.rollback()
             form_errors(form, exc)

@@ -12,7 +12,7 @@ from app.errors import Unauthenticated
 from app.extensions import db
 from blueprints.api import bp
 from blueprints.api import schemas as s
-from blueprints.api.core import route
+from blueprints.api.core import api_client, route
 
 E = s.ERROR
 
@@ -60,7 +60,7 @@ def register() -> Any:
     },
 )
 def login() -> Any:
-    user = services.authenticate(g.body["email"], g.body["password"])
+    user = services.authenticate(g.body["email"], g.body["password"], api_client())
     pair = services.issue_token_pair(user)
     db.session.commit()
     return _pair(pair)

@@ -18,8 +18,10 @@ from jsonschema import Draft202012Validator
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from app.accounts import services
+from app.accounts.guessing import Client
 from app.accounts.tokens import decode_access_token
 from app.errors import LecternError, Unauthenticated, ValidationFailed
+from app.extensions import client_address
 from app.ratelimits import address_limit
 
 MAX_JSON_BYTES = 64 * 1024
@@ -171,6 +173,12 @@ def _friendly(error: Any) -> str:
     return "This value is not valid."
 
 
+def api_client() -> Client:
+    """Who is asking, for the password-guessing buckets. The API reads no cookies, so
+    it has no device cookie: only the address counts."""
+    return Client(client_address())
+
+
 def optional_user() -> Any:
     """The token's user if an Authorization header is sent (401 if it is bad), else a guest."""
     if "Authorization" not in request.headers:
@@ -187,7 +195,7 @@ def authenticated_user() -> Any:
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthenticated("Send an access token: Authorization: Bearer <token>.")
     claims = decode_access_token(token.strip())
-    user = services.user_for_access_claims(claims.user_id, claims.epoch) if claims else None
+    user = services.user_for_access_claims(claims) if claims else None
     if user is None:
         raise Unauthenticated("The access token is invalid or has expired.")
     return user

@@ -11,7 +11,7 @@ from app.accounts.serializers import user_dict
 from app.extensions import db
 from blueprints.api import bp
 from blueprints.api import schemas as s
-from blueprints.api.core import route
+from blueprints.api.core import api_client, route
 
 E = s.ERROR
 
@@ -57,6 +57,6 @@ def put_profile() -> Any:
     responses={204: ("Deleted", None), 401: ("No valid token", E), 422: ("Wrong password", E)},
 )
 def delete_account() -> Any:
-    services.delete_account(g.api_user, g.body.get("password"))
+    services.delete_account(g.api_user, g.body.get("password"), api_client())
     db.session.commit()
     return "", 204

@@ -21,7 +21,7 @@ from app.errors import Conflict, Unauthenticated, ValidationFailed
 from app.extensions import db, limiter
 from app.ratelimits import address_limit
 from app.security import start_session_clock
-from app.web import form_errors, render, safe_next
+from app.web import form_errors, remember_device, render, request_client, safe_next
 from blueprints.auth.forms import (
     ConfirmForm,
     ForgotPasswordForm,
@@ -63,7 +63,7 @@ def register() -> Any:
             db.session.commit()
             _sign_in(user)
             flash(f"Welcome, {user.name}! We sent a confirmation link to {user.email}.", "success")
-            return redirect(safe_next(form.next.data, url_for("main.index")))
+            return remember_device(redirect(safe_next(form.next.data, url_for("main.index"))), user)
     elif form.is_submitted():
         status = 422
     return render("auth/register.html", "auth/partials/register_form.html", status, form=form)
@@ -99,13 +99,13 @@ def login() -> Any:
     status = 200
     if form.validate_on_submit():
         try:
-            user = services.authenticate(form.email.data, form.password.data)
+            user = services.authenticate(form.email.data, form.password.data, request_client())
         except Unauthenticated as exc:
             flash(exc.message, "error")
             status = 401
         else:
             _sign_in(user)
-            return redirect(safe_next(form.next.data, url_for("main.index")))
+            return remember_device(redirect(safe_next(form.next.data, url_for("main.index"))), user)
     elif form.is_submitted():
         status = 422
     return render("auth/login.html", "auth/partials/login_form.html", status, form=form)

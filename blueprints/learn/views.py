@@ -63,7 +63,7 @@ def lesson(slug: str, lesson_id: str) -> Any:
     """The lesson player for any kind of lesson."""
     course = catalog.access_course(current_user, slug)
     view = learning.access_lesson(current_user, course, lesson_id)
-    learning.record_visit(view, current_user)
+    learning.record_visit(view)
     return render("learn/lesson.html", **_lesson_context(view))
 
 

@@ -68,14 +68,41 @@ def test_progress_follows_the_outline_when_lessons_change(app, api, users, cours
     with app.app_context():  # the unfinished lesson goes: now everything left is done
         studio.delete_lesson(course, two.id)
     assert Enrollment.objects.get().percent == 100
-    assert Certificate.objects.count() == 0  # owed; issued when the learner comes back
-    api.call("GET", f"/courses/{course.slug}/lessons/{one.id}", token)
-    assert Certificate.objects.count() == 1
+    # The change that completed the course issued the certificate, in the learner's name.
+    certificate = Certificate.objects.get()
+    assert certificate.user_name == "Pat Learner"
+    assert Enrollment.objects.get().certificate_code == certificate.code
     with app.app_context():  # a new required lesson: the course is no longer finished
         studio.add_lesson(course, course.sections[0].id, {"title": "New", "kind": "reading"})
     enrollment = Enrollment.objects.get()
     assert enrollment.percent == 50 and enrollment.completed_at is None
     assert Certificate.objects.count() == 1  # an earned certificate stays
+
+
+def test_opening_pages_never_issues_a_certificate(app, api, users, courses, client):
+    course = courses.published(lessons=["reading"])
+    (lesson,) = [lesson for _, lesson in course.lessons()]
+    user, token = _enrolled(app, api, users, course)
+    # A completed enrolment without its certificate (as data from before this rule may be).
+    Enrollment.objects.update(set__percent=100, set__user_name="")
+    api.call("GET", f"/courses/{course.slug}/lessons/{lesson.id}", token)
+    client.submit("/signin", {"email": user.email, "password": PASSWORD})
+    for url in (
+        f"/courses/{course.slug}/lessons/{lesson.id}",
+        f"/courses/{course.slug}",
+        f"/courses/{course.slug}/certificate",
+        "/learn",
+    ):
+        client.get(url)
+    assert Certificate.objects.count() == 0
+    # The learner's next change does.
+    api.call(
+        "PUT",
+        f"/courses/{course.slug}/lessons/{lesson.id}/progress",
+        token,
+        json={"completed": True},
+    )
+    assert Certificate.objects.get().user_name == "Pat Learner"
 
 
 def test_a_stale_progress_write_is_refused_and_retried(app, api, users, courses):
