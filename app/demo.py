@@ -9,7 +9,7 @@ from typing import Any
 
 from app.accounts import services as accounts
 from app.accounts.models import Role, User
-from app.courses import learning, reviews, studio
+from app.courses import learning, quizzes, reviews, studio
 from app.courses.documents import Course
 from app.demo_media import demo_pdf, demo_video
 from app.extensions import db
@@ -115,6 +115,8 @@ COURSES: list[dict[str, Any]] = [
                         "title": "Check your basics",
                         "kind": "quiz",
                         "pass_mark": 60,
+                        "max_attempts": 3,
+                        "shuffle": True,
                         "questions": QUIZ_PYTHON,
                     },
                 ],
@@ -254,6 +256,7 @@ COURSES: list[dict[str, Any]] = [
                         "title": "Exposición",
                         "kind": "quiz",
                         "pass_mark": 50,
+                        "reveal": "after_each_attempt",
                         "questions": [
                             {
                                 "prompt": "¿Qué controla la apertura?",
@@ -344,7 +347,7 @@ def _seed_learning(users: dict[str, User]) -> None:
     for _, lesson in design.lessons():
         if lesson.kind == "quiz":
             answers = {q.id: q.correct for q in lesson.questions}
-            learning.submit_quiz(sam, design, lesson.id, answers)
+            quizzes.submit_quiz(sam, design, lesson.id, answers)
         else:
             learning.record_progress(sam, design, lesson.id, completed=True)
     reviews.check_review(sam, python, 5, "Clear and friendly. The quiz helped a lot.")

@@ -11,6 +11,7 @@ from flask_wtf.csrf import CSRFError
 from htmx_flask import request as hx_request
 from markupsafe import escape
 from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response as BaseResponse
 
 from app.accounts import services
 from app.accounts.guessing import Client, issue_device_token
@@ -79,7 +80,7 @@ def request_client() -> Client:
     return Client(client_address(), request.cookies.get(current_app.config["DEVICE_COOKIE_NAME"]))
 
 
-def remember_device(response: Response, user: Any) -> Response:
+def remember_device(response: BaseResponse, user: Any) -> BaseResponse:
     """Mark this browser as one that signed in to `user` (OWASP device cookie), so
     strangers' failed guesses never keep it out of the account."""
     days = int(current_app.config["DEVICE_COOKIE_DAYS"])

@@ -88,6 +88,8 @@ ACCESS = {
     "studio.lesson_action": "author",
     "studio.change_status": "author",
     "studio.dashboard": "author",
+    "studio.quiz_attempts": "author",
+    "studio.reset_quiz_attempts": "author",
     "moderation.queue": "staff",
     "moderation.decide": "staff",
     "moderation.review_action": "staff",

@@ -35,6 +35,8 @@ STATUSES = ("draft", "in_review", "published", "unpublished")
 LEVELS = ("beginner", "intermediate", "advanced")
 KINDS = ("video", "reading", "file", "quiz")
 MEDIA_STATES = ("none", "uploading", "processing", "ready", "failed")
+# When a learner sees a quiz's correct choices and explanations.
+REVEAL_MODES = ("after_pass", "after_each_attempt")
 
 
 def new_id() -> str:
@@ -87,6 +89,12 @@ class Lesson(EmbeddedDocument):
     media = EmbeddedDocumentField(Media, default=Media)
     pass_mark = IntField(default=70, min_value=0, max_value=100)
     questions = EmbeddedDocumentListField(Question)
+    # Quiz rules (app/courses/quizzes.py): the answer key stays hidden until a pass, and
+    # attempts are spaced out and optionally capped, so a certificate means something.
+    reveal = StringField(choices=REVEAL_MODES, default="after_pass")
+    max_attempts = IntField(default=0, min_value=0)  # 0: no maximum
+    cooldown_minutes = IntField(default=1, min_value=0)
+    shuffle = BooleanField(default=False)  # choices in a new order for each attempt
 
 
 class Section(EmbeddedDocument):
@@ -171,6 +179,8 @@ class LessonProgress(EmbeddedDocument):
     position_seconds = IntField(default=0, min_value=0)
     last_visited_at = DateTimeField()
     best_score = IntField()
+    attempts = IntField(default=0)  # quiz attempts since the instructor last reset them
+    last_attempt_at = DateTimeField()
 
 
 class Enrollment(Document):
@@ -203,6 +213,7 @@ class QuizAttempt(Document):
     course_id = StringField(required=True)
     lesson_id = StringField(required=True)
     answers = DictField()  # question id -> [choice ids]
+    correct = ListField(StringField())  # ids of the questions answered right
     score = IntField(required=True)
     passed = BooleanField(required=True)
     created_at = DateTimeField(default=utcnow)

@@ -7,8 +7,9 @@ from typing import Any
 
 from flask import current_app
 
-from app.courses.documents import Course, Enrollment, Lesson, LessonProgress, QuizAttempt
-from app.courses.learning import public_questions
+from app.courses.documents import Course, Enrollment, Lesson, LessonProgress
+from app.courses.learning import LessonView
+from app.courses.quizzes import AttemptResult, QuizState, public_questions, quiz_state
 from app.text import render_markdown
 
 
@@ -67,7 +68,8 @@ def course_detail(course: Course) -> dict[str, Any]:
     }
 
 
-def lesson_detail(lesson: Lesson, media_url: str | None) -> dict[str, Any]:
+def lesson_detail(view: LessonView, actor: Any, media_url: str | None) -> dict[str, Any]:
+    lesson = view.lesson
     data: dict[str, Any] = {
         **lesson_outline(lesson),
         "body_html": str(render_markdown(lesson.body)),
@@ -80,8 +82,28 @@ def lesson_detail(lesson: Lesson, media_url: str | None) -> dict[str, Any]:
             "content_type": lesson.media.content_type,
         }
     if lesson.kind == "quiz":
-        data["quiz"] = {"pass_mark": lesson.pass_mark, "questions": public_questions(lesson)}
+        data["quiz"] = {
+            "pass_mark": lesson.pass_mark,
+            "reveal": lesson.reveal,
+            "cooldown_minutes": lesson.cooldown_minutes,
+            "shuffle": bool(lesson.shuffle),
+            "questions": public_questions(view, actor),
+        }
+        if view.enrollment is not None:
+            data["quiz"]["attempts"] = quiz_state_dict(quiz_state(lesson, view.enrollment))
     return data
+
+
+def quiz_state_dict(state: QuizState) -> dict[str, Any]:
+    return {
+        "used": state.attempts_used,
+        "max": state.max_attempts or None,
+        "left": state.attempts_left,
+        "passed": state.passed,
+        "retry_after_seconds": state.retry_after_seconds,
+        "next_attempt_at": _iso(state.next_attempt_at),
+        "answers_revealed": state.reveal,
+    }
 
 
 def progress_dict(lesson_id: str, entry: LessonProgress) -> dict[str, Any]:
@@ -109,22 +131,26 @@ def enrollment_dict(enrollment: Enrollment, course: Course | None = None) -> dic
     return data
 
 
-def attempt_dict(attempt: QuizAttempt, graded: list[Any]) -> dict[str, Any]:
-    """After an attempt: the score and, now, the correct answers with explanations."""
+def attempt_dict(result: AttemptResult) -> dict[str, Any]:
+    """An attempt's score; the answer key only once the quiz's rule allows it."""
+    attempt = result.attempt
+    questions: list[dict[str, Any]] = []
+    for g in result.graded:
+        item: dict[str, Any] = {"id": g.question.id, "picked": g.picked}
+        if result.reveal:
+            item.update(
+                correct=g.correct,
+                correct_choices=list(g.question.correct),
+                explanation=g.question.explanation,
+            )
+        questions.append(item)
     return {
         "id": str(attempt.id),
         "lesson_id": attempt.lesson_id,
         "score": attempt.score,
         "passed": attempt.passed,
         "created_at": _iso(attempt.created_at),
-        "questions": [
-            {
-                "id": g.question.id,
-                "picked": g.picked,
-                "correct": g.correct,
-                "correct_choices": list(g.question.correct),
-                "explanation": g.question.explanation,
-            }
-            for g in graded
-        ],
+        "answers_revealed": result.reveal,
+        "questions": questions,
+        "attempts": quiz_state_dict(result.state),
     }

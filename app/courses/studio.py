@@ -14,6 +14,7 @@ from app.courses.catalog import refresh_facets
 from app.courses.documents import (
     KINDS,
     LEVELS,
+    REVEAL_MODES,
     Choice,
     Course,
     Instructor,
@@ -23,6 +24,7 @@ from app.courses.documents import (
     Section,
 )
 from app.courses.outbox import record_course_event
+from app.courses.quizzes import COOLDOWN_MAX_MINUTES, DEFAULT_COOLDOWN_MINUTES, MAX_ATTEMPTS_LIMIT
 from app.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from app.timeutil import utcnow
 from app.validation import clean_choice, clean_int, clean_name, clean_slug, clean_text, collect
@@ -270,14 +272,21 @@ def _clean_questions(raw: Any, previous: Any = ()) -> list[Question]:
     return questions
 
 
+def _flag(raw: Any, *, default: bool) -> bool:
+    """A checkbox or JSON boolean; absent means `default`."""
+    if raw is None:
+        return default
+    return raw in (True, "y", "on", "true", "1")
+
+
 def clean_lesson_fields(
     data: dict[str, Any], *, kind: str | None = None, previous: Any = ()
 ) -> dict[str, Any]:
     kind = kind or clean_choice(data.get("kind"), "kind", KINDS)
     checks: list[tuple[str, Any]] = [
         ("title", lambda: clean_name(data.get("title"), "title", TITLE_MAX)),
-        ("preview", lambda: bool(data.get("preview") in (True, "y", "on", "true", "1"))),
-        ("required", lambda: data.get("required", True) not in (False, "", "false", "0", None)),
+        ("preview", lambda: _flag(data.get("preview"), default=False)),
+        ("required", lambda: _flag(data.get("required"), default=True)),
         (
             "duration_minutes",
             lambda: clean_int(data.get("duration_minutes"), "duration_minutes", 0, 1440, default=0),
@@ -285,9 +294,33 @@ def clean_lesson_fields(
         ("body", lambda: clean_text(data.get("body"), "body", BODY_MAX)),
     ]
     if kind == "quiz":
-        checks.append(
-            ("pass_mark", lambda: clean_int(data.get("pass_mark"), "pass_mark", 0, 100, default=70))
-        )
+        checks += [
+            (
+                "pass_mark",
+                lambda: clean_int(data.get("pass_mark"), "pass_mark", 0, 100, default=70),
+            ),
+            (
+                "reveal",
+                lambda: clean_choice(data.get("reveal") or "after_pass", "reveal", REVEAL_MODES),
+            ),
+            (
+                "max_attempts",
+                lambda: clean_int(
+                    data.get("max_attempts"), "max_attempts", 0, MAX_ATTEMPTS_LIMIT, default=0
+                ),
+            ),
+            (
+                "cooldown_minutes",
+                lambda: clean_int(
+                    data.get("cooldown_minutes"),
+                    "cooldown_minutes",
+                    0,
+                    COOLDOWN_MAX_MINUTES,
+                    default=DEFAULT_COOLDOWN_MINUTES,
+                ),
+            ),
+            ("shuffle", lambda: _flag(data.get("shuffle"), default=False)),
+        ]
         if "questions" in data:
             checks.append(("questions", lambda: _clean_questions(data.get("questions"), previous)))
     out = collect(*checks)

@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import g, request
 
-from app.courses import catalog, learning
+from app.courses import catalog, learning, quizzes
 from app.courses.serializers import (
     attempt_dict,
     course_detail,
@@ -129,7 +129,7 @@ def get_lesson(slug: str, lesson_id: str) -> Any:
     course = catalog.access_course(g.api_user, slug)
     view = learning.access_lesson(g.api_user, course, lesson_id)
     learning.record_visit(view)
-    return {"lesson": lesson_detail(view.lesson, learning.media_url(view.lesson))}
+    return {"lesson": lesson_detail(view, g.api_user, learning.media_url(view.lesson))}
 
 
 @route(
@@ -165,15 +165,20 @@ def put_progress(slug: str, lesson_id: str) -> Any:
     tag="courses",
     parameters=[SLUG, LESSON_ID],
     body=s.QUIZ_ATTEMPT_CREATE,
-    summary="Answer a quiz: {question id: choice id or [choice ids]}; returns the score "
-    "and, now that it is answered, the correct choices",
+    summary="Answer a quiz: {question id: choice id or [choice ids]} for every question. "
+    "Returns the score; the correct choices and explanations only once the learner has "
+    "passed (or after each attempt, if the quiz says so). Attempts are spaced by the quiz's "
+    "cool-down and may be capped",
     responses={
         201: ("Graded", s.ATTEMPT_ENVELOPE),
         403: ("Not enrolled", E),
         404: ("Unknown course, lesson or quiz", E),
+        409: ("Every attempt allowed has been used; the instructor can reset them", E),
+        422: ("A question is unanswered, or an answer names an unknown choice", E),
+        429: ("The cool-down between attempts is running; see Retry-After", E),
     },
 )
 def post_attempt(slug: str, lesson_id: str) -> Any:
     course = catalog.access_course(g.api_user, slug)
-    attempt, graded = learning.submit_quiz(g.api_user, course, lesson_id, g.body["answers"])
-    return {"attempt": attempt_dict(attempt, graded)}, 201
+    result = quizzes.submit_quiz(g.api_user, course, lesson_id, g.body["answers"])
+    return {"attempt": attempt_dict(result)}, 201

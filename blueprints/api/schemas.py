@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from app.courses.documents import REVEAL_MODES
+
 
 def obj(
     properties: dict[str, Any], required: list[str] | None = None, *, closed: bool = True
@@ -192,6 +194,25 @@ QUESTION_PUBLIC = obj(
     },
     ["id", "prompt", "multiple", "choices"],
 )
+QUIZ_STATE = obj(
+    {
+        "used": {"type": "integer", "minimum": 0},
+        "max": {"type": ["integer", "null"], "description": "null: no maximum"},
+        "left": {"type": ["integer", "null"]},
+        "passed": {"type": "boolean"},
+        "retry_after_seconds": {
+            "type": "integer",
+            "minimum": 0,
+            "description": "Seconds until the cool-down allows the next attempt",
+        },
+        "next_attempt_at": {"type": ["string", "null"], "format": "date-time"},
+        "answers_revealed": {
+            "type": "boolean",
+            "description": "Whether attempts show the correct choices and explanations",
+        },
+    },
+    ["used", "max", "left", "passed", "retry_after_seconds", "answers_revealed"],
+)
 LESSON = obj(
     {
         **LESSON_OUTLINE["properties"],
@@ -207,8 +228,13 @@ LESSON = obj(
         "quiz": obj(
             {
                 "pass_mark": {"type": "integer"},
+                "reveal": {"enum": list(REVEAL_MODES)},
+                "cooldown_minutes": {"type": "integer", "minimum": 0},
+                "shuffle": {"type": "boolean"},
                 "questions": {"type": "array", "items": QUESTION_PUBLIC},
-            }
+                "attempts": QUIZ_STATE,
+            },
+            ["pass_mark", "reveal", "questions"],
         ),
     },
     ["id", "title", "kind", "body_html"],
@@ -253,6 +279,12 @@ ATTEMPT = obj(
         "score": {"type": "integer"},
         "passed": {"type": "boolean"},
         "created_at": TIMESTAMP,
+        "answers_revealed": {
+            "type": "boolean",
+            "description": "True once the learner has passed (or if the quiz shows answers "
+            "after each attempt): only then do questions carry correct, correct_choices "
+            "and explanation",
+        },
         "questions": {
             "type": "array",
             "items": obj(
@@ -262,10 +294,12 @@ ATTEMPT = obj(
                     "correct": {"type": "boolean"},
                     "correct_choices": {"type": "array", "items": {"type": "string"}},
                     "explanation": {"type": "string"},
-                }
+                },
+                ["id", "picked"],
             ),
         },
+        "attempts": QUIZ_STATE,
     },
-    ["id", "score", "passed", "questions"],
+    ["id", "score", "passed", "answers_revealed", "questions", "attempts"],
 )
 ATTEMPT_ENVELOPE = obj({"attempt": ATTEMPT}, ["attempt"])

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, flash, redirect, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from app.courses import catalog, learning
-from app.errors import ValidationFailed
+from app.courses import catalog, learning, quizzes
+from app.errors import Conflict, RateLimited, ValidationFailed
 from app.text import render_markdown
-from app.web import render
+from app.web import is_partial_request, render
 from blueprints.auth.forms import ConfirmForm
 
 bp = Blueprint("learn", __name__)
@@ -37,34 +37,44 @@ def resume(slug: str) -> Any:
 
 def _lesson_context(view: learning.LessonView, **extra: Any) -> dict[str, Any]:
     lesson = view.lesson
-    media_url = learning.media_url(lesson)
     progress = view.enrollment.progress.get(lesson.id) if view.enrollment else None
-    attempts = (
-        learning.attempts_for(current_user, view.course, lesson)
-        if lesson.kind == "quiz" and view.enrollment
-        else []
-    )
-    return {
+    context: dict[str, Any] = {
         "view": view,
         "course": view.course,
         "lesson": lesson,
-        "media_url": media_url,
+        "media_url": learning.media_url(lesson),
         "progress": progress,
         "body_html": render_markdown(lesson.body),
-        "attempts": attempts,
         "confirm": ConfirmForm(),
-        "graded": None,
-        **extra,
+        "result": None,
+        "answer_errors": {},
+        "picked": {},
     }
+    if lesson.kind == "quiz":
+        context.update(
+            questions=quizzes.presented_questions(view, current_user),
+            quiz_state=quizzes.quiz_state(lesson, view.enrollment),
+            attempts=quizzes.recent_attempts(current_user, view) if view.enrollment else [],
+        )
+    context.update(extra)
+    return context
+
+
+def _back_to_lesson(slug: str, lesson_id: str, **args: Any) -> Any:
+    """Post/redirect/get: a reload after a form post shows the page, never posts again."""
+    return redirect(url_for("learn.lesson", slug=slug, lesson_id=lesson_id, **args), 303)
 
 
 @bp.route("/courses/<slug>/lessons/<lesson_id>")
 def lesson(slug: str, lesson_id: str) -> Any:
-    """The lesson player for any kind of lesson."""
+    """The lesson player for any kind of lesson (with an attempt's result: ?attempt=<id>)."""
     course = catalog.access_course(current_user, slug)
     view = learning.access_lesson(current_user, course, lesson_id)
     learning.record_visit(view)
-    return render("learn/lesson.html", **_lesson_context(view))
+    result = None
+    if view.lesson.kind == "quiz" and request.args.get("attempt"):
+        result = quizzes.attempt_result(current_user, view, request.args["attempt"])
+    return render("learn/lesson.html", **_lesson_context(view, result=result))
 
 
 @bp.route("/courses/<slug>/lessons/<lesson_id>/complete", methods=["POST"])
@@ -75,35 +85,41 @@ def complete(slug: str, lesson_id: str) -> Any:
     if ConfirmForm().validate_on_submit():
         done = request.form.get("completed", "1") == "1"
         learning.record_progress(current_user, course, lesson_id, completed=done)
-        # The status region itself says when the course is complete (no flash: an htmx
-        # answer would not show it, and it would pop up later on another page).
-        view = learning.access_lesson(current_user, course, lesson_id)
-        return render(
-            "learn/lesson.html", "learn/partials/lesson_status.html", **_lesson_context(view)
-        )
-    return redirect(url_for("learn.lesson", slug=slug, lesson_id=lesson_id), 303)
+        if is_partial_request():
+            # The status region says when the course is complete (no flash: an htmx answer
+            # would not show it); the outline's ticks follow out of band.
+            view = learning.access_lesson(current_user, course, lesson_id)
+            return render_template("learn/partials/status_response.html", **_lesson_context(view))
+    return _back_to_lesson(slug, lesson_id)
 
 
 @bp.route("/courses/<slug>/lessons/<lesson_id>/quiz", methods=["POST"])
 @login_required
 def quiz(slug: str, lesson_id: str) -> Any:
-    """Grade a quiz attempt and show the feedback."""
+    """Grade a quiz attempt and show what the quiz's rules let the learner see."""
     course = catalog.access_course(current_user, slug)
     view = learning.access_lesson(current_user, course, lesson_id)
     if not ConfirmForm().validate_on_submit():
-        return redirect(url_for("learn.lesson", slug=slug, lesson_id=lesson_id), 303)
-    answers = {q.id: request.form.getlist(f"q-{q.id}") for q in view.lesson.questions}
-    answers = {k: v for k, v in answers.items() if v}
+        return _back_to_lesson(slug, lesson_id)
+    picked = {q.id: request.form.getlist(f"q-{q.id}") for q in view.lesson.questions}
+    answers = {k: v for k, v in picked.items() if v}
     try:
-        attempt, graded = learning.submit_quiz(current_user, course, lesson_id, answers)
-    except ValidationFailed as exc:
-        flash(next(iter(exc.fields.values()), exc.message), "error")
-        return redirect(url_for("learn.lesson", slug=slug, lesson_id=lesson_id), 303)
+        result = quizzes.submit_quiz(current_user, course, lesson_id, answers)
+    except (ValidationFailed, Conflict, RateLimited) as exc:
+        if not is_partial_request():
+            flash(exc.message, "error")
+            return _back_to_lesson(slug, lesson_id, _anchor="quiz")
+        view = learning.access_lesson(current_user, course, lesson_id)
+        context = _lesson_context(view, answer_errors=exc.fields, picked=picked, notice=exc.message)
+        # htmx swaps 409 and 422 answers (base.html's responseHandling) but not a 429.
+        return render_template("learn/partials/quiz.html", **context), (
+            exc.status if exc.status in (409, 422) else 200
+        )
+    if not is_partial_request():
+        return _back_to_lesson(slug, lesson_id, attempt=str(result.attempt.id), _anchor="quiz")
     view = learning.access_lesson(current_user, course, lesson_id)
-    return render(
-        "learn/lesson.html",
-        "learn/partials/quiz_response.html",
-        **_lesson_context(view, graded=graded, attempt=attempt),
+    return render_template(
+        "learn/partials/quiz_response.html", **_lesson_context(view, result=result)
     )
 
 

@@ -11,6 +11,12 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
 from app.courses.documents import KINDS, LEVELS
+from app.courses.quizzes import (
+    COOLDOWN_MAX_MINUTES,
+    DEFAULT_COOLDOWN_MINUTES,
+    MAX_ATTEMPTS_LIMIT,
+    REVEAL_LABELS,
+)
 
 
 class CourseForm(FlaskForm):
@@ -57,6 +63,25 @@ class LessonForm(FlaskForm):
     pass_mark = IntegerField(
         "Pass mark (%)", default=70, validators=[Optional(), NumberRange(0, 100)]
     )
+    reveal = SelectField(
+        "Show the right answers",
+        choices=[SelectChoice(k, v) for k, v in REVEAL_LABELS.items()],
+        default="after_pass",
+        description="Until then a learner sees only their score.",
+    )
+    max_attempts = IntegerField(
+        "Most attempts per learner",
+        default=0,
+        validators=[Optional(), NumberRange(0, MAX_ATTEMPTS_LIMIT)],
+        description="0 for no maximum. You can give a learner more from the quiz's attempts page.",
+    )
+    cooldown_minutes = IntegerField(
+        "Minutes between attempts",
+        default=DEFAULT_COOLDOWN_MINUTES,
+        validators=[Optional(), NumberRange(0, COOLDOWN_MAX_MINUTES)],
+        description="Time to look over the lesson before trying again.",
+    )
+    shuffle = BooleanField("Show the choices in a new order for each attempt")
     questions = TextAreaField(
         "Questions",
         validators=[Optional(), Length(max=50000)],

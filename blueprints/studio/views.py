@@ -7,7 +7,7 @@ from typing import Any
 from flask import Blueprint, abort, current_app, flash, redirect, request, url_for
 from flask_login import current_user, login_required
 
-from app.courses import policies, stats, studio
+from app.courses import policies, quizzes, stats, studio
 from app.errors import Conflict, ValidationFailed
 from app.media.images import ImageRejected, read_limited
 from app.web import form_errors, render
@@ -267,6 +267,28 @@ def lesson_action(slug: str, lesson_id: str) -> Any:
     except ValidationFailed as exc:
         _flash_error(exc)
     return _back(course.slug, "outline")
+
+
+@bp.route("/<slug>/lessons/<lesson_id>/attempts")
+def quiz_attempts(slug: str, lesson_id: str) -> Any:
+    """Who has attempted a quiz, with their scores; reset one learner's attempts."""
+    course = studio.access_editable(current_user, slug)
+    rows = quizzes.learners_attempts(current_user, course, lesson_id)  # checks the lesson
+    _, lesson = course.find_lesson(lesson_id)  # type: ignore[misc]
+    return render(
+        "studio/quiz_attempts.html", course=course, lesson=lesson, rows=rows, confirm=ConfirmForm()
+    )
+
+
+@bp.route("/<slug>/lessons/<lesson_id>/attempts/reset", methods=["POST"])
+def reset_quiz_attempts(slug: str, lesson_id: str) -> Any:
+    """Give one learner a fresh set of attempts at a quiz."""
+    course = studio.access_editable(current_user, slug)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    quizzes.reset_attempts(current_user, course, lesson_id, request.form.get("learner_id"))
+    flash("Their attempts are reset: they can take the quiz again.", "success")
+    return redirect(url_for("studio.quiz_attempts", slug=slug, lesson_id=lesson_id), 303)
 
 
 @bp.route("/<slug>/status", methods=["POST"])
