@@ -16,6 +16,17 @@ from app.extensions import db
 
 users_cli = AppGroup("users", help="Manage user accounts.")
 events_cli = AppGroup("events", help="Inspect and deliver events.")
+data_cli = AppGroup("data", help="Retention of personal data.")
+
+
+@data_cli.command("prune")
+def prune_data() -> None:
+    """Delete delivery records (delivered events, receipts, sent-email records, kept
+    emails, dead letters) older than their retention period."""
+    from app.privacy import prune_expired
+
+    for name, count in prune_expired().items():
+        click.echo(f"{name}: {count} removed")
 
 
 def _fail(exc: LecternError) -> None:
@@ -216,6 +227,7 @@ def gen_secret() -> None:
 def register(app: Flask) -> None:
     app.cli.add_command(users_cli)
     app.cli.add_command(events_cli)
+    app.cli.add_command(data_cli)
     app.cli.add_command(courses_cli)
     app.cli.add_command(worker)
     app.cli.add_command(seed_demo)

@@ -83,6 +83,7 @@ class Settings:
     sendgrid_api_host: str = "https://api.sendgrid.com"
     email_send_attempts: int = 5
     consumer_max_attempts: int = 5
+    delivery_retention_days: int = 30
     demo_seed: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -132,6 +133,14 @@ class Settings:
             raise ConfigError("EVENT_BUS=kafka needs KAFKA_BOOTSTRAP_SERVERS")
         if self.document_store == "mongodb" and not self.mongodb_uri:
             raise ConfigError("DOCUMENT_STORE=mongodb needs MONGODB_URI")
+        from app.events.catalogue import TOPICS
+
+        longest = max(t.retention_days for t in TOPICS.values())
+        if self.delivery_retention_days < longest:
+            # Receipts and sent-email records must outlive any redelivery from a topic.
+            raise ConfigError(
+                f"DELIVERY_RETENTION_DAYS must be at least {longest} (the longest topic retention)"
+            )
         if not self.production:
             return
         for name, value in (
@@ -238,6 +247,7 @@ class Settings:
             "SENDGRID_API_HOST": self.sendgrid_api_host.rstrip("/"),
             "EMAIL_SEND_ATTEMPTS": self.email_send_attempts,
             "CONSUMER_MAX_ATTEMPTS": self.consumer_max_attempts,
+            "DELIVERY_RETENTION_DAYS": self.delivery_retention_days,
             "DEMO_SEED": self.demo_seed,
             "PREFERRED_URL_SCHEME": "https" if self.production else "http",
         }

@@ -19,8 +19,8 @@ def test_envelope_shape(client, app):
     envelope = event.envelope()
     assert set(envelope) == {"id", "type", "version", "occurred_at", "source", "data"}
     assert envelope["type"] == "user.registered" and envelope["source"] == "accounts"
-    assert envelope["data"]["email"] == "eve@example.com"
-    assert "password" not in str(envelope)
+    assert envelope["version"] == 2 and set(envelope["data"]) == {"user_id"}
+    assert "password" not in str(envelope) and "eve@example.com" not in str(envelope)
 
 
 def test_events_are_validated_against_their_schema(app):
@@ -74,7 +74,7 @@ def _verified_event(app):
     with app.app_context():
         record_event(
             "user.email_verified",
-            {"user_id": str(uuid.uuid4()), "email": "a@b.co"},
+            {"user_id": str(uuid.uuid4())},
             key="k",
             source="test",
         )

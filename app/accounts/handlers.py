@@ -67,7 +67,11 @@ def on_email_verified(event: dict[str, Any]) -> None:
 @subscribe("user.password_reset_requested", CONSUMER)
 def on_password_reset_requested(event: dict[str, Any]) -> None:
     """Send a single-use password reset link if the address has an account."""
-    user = services.find_user_by_email(event["data"]["email"])
+    data = event["data"]
+    if event["version"] == 1:  # recorded before events stopped carrying addresses
+        user = services.find_user_by_email(data["email"])
+    else:
+        user = services.get_user(data["user_id"]) if data["user_id"] else None
     if user is None or already_sent(event["id"], "reset_password"):
         return
     token = services.create_one_time_token(user, services.RESET)

@@ -170,12 +170,7 @@ def do_register(
         raise Conflict(
             EMAIL_TAKEN, fields={"email": "An account with this email already exists."}
         ) from None
-    record_event(
-        "user.registered",
-        {"user_id": str(user.id), "email": user.email, "name": user.name},
-        key=str(user.id),
-        source=SOURCE,
-    )
+    record_event("user.registered", {"user_id": str(user.id)}, key=str(user.id), source=SOURCE)
     log.info("user registered", extra={"user_id": str(user.id)})
     return user
 
@@ -418,10 +413,7 @@ def verify_email(raw: Any) -> User:
     if not user.email_verified:
         user.email_verified = True
         record_event(
-            "user.email_verified",
-            {"user_id": str(user.id), "email": user.email},
-            key=str(user.id),
-            source=SOURCE,
+            "user.email_verified", {"user_id": str(user.id)}, key=str(user.id), source=SOURCE
         )
     return user
 
@@ -432,10 +424,7 @@ def request_verification_email(user: User) -> bool:
         return False
     consume_account_limit("verify", "RATELIMIT_VERIFY_ACCOUNT", str(user.id))
     record_event(
-        "user.verification_requested",
-        {"user_id": str(user.id), "email": user.email},
-        key=str(user.id),
-        source=SOURCE,
+        "user.verification_requested", {"user_id": str(user.id)}, key=str(user.id), source=SOURCE
     )
     return True
 
@@ -444,13 +433,21 @@ def request_verification_email(user: User) -> bool:
 
 
 def request_password_reset(email: Any) -> None:
-    """Queue a reset request. Known and unknown addresses take the same path (one
-    event each); the handler looks the account up and mails only a real one."""
+    """Queue a reset request. Known and unknown addresses take the same path (one lookup
+    and one event each); the handler mails only a real account. The event names the
+    account by id, never by its address."""
     account = _usable_email(email)
     if account is None:
         return
     consume_account_limit("reset", "RATELIMIT_RESET_ACCOUNT", account)
-    record_event("user.password_reset_requested", {"email": account}, key=account, source=SOURCE)
+    user = find_user_by_email(account)
+    user_id = str(user.id) if user else None
+    record_event(
+        "user.password_reset_requested",
+        {"user_id": user_id},
+        key=user_id or str(uuid.uuid4()),  # no order to keep for an unknown address
+        source=SOURCE,
+    )
 
 
 def reset_password(raw: Any, new_password: Any) -> User:
@@ -528,13 +525,11 @@ def remove_avatar(user: User) -> None:
 
 def delete_account(user: User, password: Any, client: Client) -> None:
     """Delete the user and everything they own here; the course side learns by event."""
+    from app.privacy import forget_person
+
     check_current_password(user, password, client, "password")
-    record_event(
-        "user.deleted",
-        {"user_id": str(user.id), "email": user.email, "role": user.role},
-        key=str(user.id),
-        source=SOURCE,
-    )
+    told = record_event("user.deleted", {"user_id": str(user.id)}, key=str(user.id), source=SOURCE)
+    forget_person(str(user.id), user.email, keep=told)
     avatar = user.avatar_key
     db.session.execute(
         update(RefreshToken).where(RefreshToken.user_id == user.id).values(revoked_at=utcnow())

@@ -11,12 +11,12 @@ take a lease on an event before delivering it, so several can run at once.
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from mongoengine import DateTimeField, DictField, Document, IntField, StringField
 
-from app.events import validate_event
+from app.events import current_version, validate_event
 from app.timeutil import utcnow
 
 LEASE = timedelta(minutes=10)  # see app/events/bus.py LEASE
@@ -37,7 +37,10 @@ class DocOutboxEvent(Document):
     dispatched_at = DateTimeField()
     last_error = StringField()
 
-    meta = {"collection": "outbox_events", "indexes": [("status", "next_attempt_at")]}
+    meta = {
+        "collection": "outbox_events",
+        "indexes": [("status", "next_attempt_at"), ("status", "dispatched_at"), "key"],
+    }
 
     def envelope(self) -> dict[str, Any]:
         return {
@@ -50,10 +53,9 @@ class DocOutboxEvent(Document):
         }
 
 
-def record_course_event(
-    event_type: str, data: dict[str, Any], *, key: str, version: int = 1
-) -> DocOutboxEvent:
+def record_course_event(event_type: str, data: dict[str, Any], *, key: str) -> DocOutboxEvent:
     """Validate and store an event of the course side."""
+    version = current_version(event_type)
     validate_event(event_type, version, data)
     event = DocOutboxEvent(
         event_id=str(uuid.uuid4()), type=event_type, version=version, key=key, data=data
@@ -129,3 +131,13 @@ def backlog() -> dict[str, Any]:
         "dead": DocOutboxEvent.objects(status="dead").count(),
         "oldest_pending_at": oldest.occurred_at.isoformat() if oldest else None,
     }
+
+
+def prune_delivered(before: datetime) -> int:
+    """Forget events delivered before `before` (their retention has passed)."""
+    return int(DocOutboxEvent.objects(status="dispatched", dispatched_at__lt=before).delete())
+
+
+def forget_events_of(user_id: str) -> int:
+    """Forget the delivered events about a deleted user (their key is the user's id)."""
+    return int(DocOutboxEvent.objects(key=user_id, status__ne="pending").delete())

@@ -35,7 +35,7 @@ def _validator(event_type: str, version: int) -> Draft202012Validator:
     from app.events.catalogue import EVENTS
 
     known = EVENTS.get(event_type)
-    if known is None or known.version != version:
+    if known is None or version not in known.versions:
         raise InvalidEvent(f"unknown event type or version: {event_type[:80]!r} v{version}")
     resource = files("app.events").joinpath(f"schemas/{event_type}.v{version}.json")
     if not resource.is_file():
@@ -50,10 +50,19 @@ def validate_event(event_type: str, version: int, data: dict[str, Any]) -> None:
         raise InvalidEvent(f"{event_type} v{version}: {errors[0].message}")
 
 
-def record_event(
-    event_type: str, data: dict[str, Any], *, key: str, source: str, version: int = 1
-) -> OutboxEvent:
+def current_version(event_type: str) -> int:
+    """The schema version producers write for `event_type`."""
+    from app.events.catalogue import EVENTS
+
+    known = EVENTS.get(event_type)
+    if known is None:
+        raise InvalidEvent(f"unknown event type: {event_type[:80]!r}")
+    return known.version
+
+
+def record_event(event_type: str, data: dict[str, Any], *, key: str, source: str) -> OutboxEvent:
     """Validate and add an event to the outbox in the current transaction (caller commits)."""
+    version = current_version(event_type)
     validate_event(event_type, version, data)
     event = OutboxEvent(type=event_type, version=version, key=key, source=source, data=data)
     db.session.add(event)

@@ -199,11 +199,15 @@ class EmbeddedBus:
             self._thread.join(timeout)
 
     def _run(self) -> None:
+        from app.privacy import maybe_prune
+
+        pruned = None
         while not self._stop.is_set():
             try:
                 with self.app.app_context():
                     while dispatch_pending() and not self._stop.is_set():
                         pass
+                    pruned = maybe_prune(pruned)
             except Exception:
                 log.exception("embedded bus loop failed; retrying")
             self._stop.wait(self.interval)

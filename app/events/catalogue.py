@@ -19,11 +19,18 @@ class Topic:
 @dataclass(frozen=True)
 class EventType:
     name: str
-    version: int
+    version: int  # what producers write now
     topic: str
     producer: str
     consumers: tuple[str, ...]
     description: str
+    # Earlier versions consumers still accept, so events recorded before an upgrade
+    # (in an outbox or on a topic) are still handled.
+    older: tuple[int, ...] = ()
+
+    @property
+    def versions(self) -> tuple[int, ...]:
+        return (*self.older, self.version)
 
 
 @dataclass(frozen=True)
@@ -52,35 +59,39 @@ EVENTS = {
     for e in (
         EventType(
             "user.registered",
-            1,
+            2,
             "lectern.accounts.users",
             "accounts",
             ("accounts-email",),
             "A new account; the verification email goes out.",
+            older=(1,),
         ),
         EventType(
             "user.verification_requested",
-            1,
+            2,
             "lectern.accounts.users",
             "accounts",
             ("accounts-email",),
             "The user asked for a new verification email.",
+            older=(1,),
         ),
         EventType(
             "user.email_verified",
-            1,
+            2,
             "lectern.accounts.users",
             "accounts",
             ("accounts-email",),
             "The address is confirmed; a welcome email goes out.",
+            older=(1,),
         ),
         EventType(
             "user.password_reset_requested",
-            1,
+            2,
             "lectern.accounts.users",
             "accounts",
             ("accounts-email",),
             "A reset was asked for an address; only a real account gets the email.",
+            older=(1,),
         ),
         EventType(
             "user.renamed",
@@ -92,11 +103,12 @@ EVENTS = {
         ),
         EventType(
             "user.deleted",
-            1,
+            2,
             "lectern.accounts.users",
             "accounts",
             ("courses-accounts",),
             "The account is gone; the course side deletes its data.",
+            older=(1,),
         ),
         EventType(
             "course.published",
@@ -141,6 +153,10 @@ def topics_for_consumers(consumers: tuple[str, ...]) -> list[str]:
     return sorted({e.topic for e in EVENTS.values() if set(e.consumers) & set(consumers)})
 
 
+def _versions(e: EventType) -> str:
+    return str(e.version) + (f" (accepts {', '.join(map(str, e.older))})" if e.older else "")
+
+
 def markdown_table() -> str:
     """The catalogue as the Markdown table kept in docs/events.md."""
     rows = [
@@ -149,7 +165,7 @@ def markdown_table() -> str:
     ]
     for e in EVENTS.values():
         rows.append(
-            f"| `{e.name}` | {e.version} | `{e.topic}` | {e.producer} | "
+            f"| `{e.name}` | {_versions(e)} | `{e.topic}` | {e.producer} | "
             f"{', '.join(e.consumers)} | {e.description} |"
         )
     rows += ["", "| topic | partitions | retention | key | dead letters |", "|---|---|---|---|---|"]

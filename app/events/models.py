@@ -23,7 +23,7 @@ class OutboxEvent(db.Model):  # type: ignore[name-defined,misc]
     id: Mapped[uuid.UUID] = mapped_column(Uuid, unique=True, default=uuid.uuid4)
     type: Mapped[str] = mapped_column(String(80))
     version: Mapped[int] = mapped_column(default=1)
-    key: Mapped[str] = mapped_column(String(80))
+    key: Mapped[str] = mapped_column(String(80), index=True)
     source: Mapped[str] = mapped_column(String(40))
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     data: Mapped[dict[str, Any]] = mapped_column(JSON)
@@ -31,7 +31,7 @@ class OutboxEvent(db.Model):  # type: ignore[name-defined,misc]
     status: Mapped[str] = mapped_column(String(12), default="pending")
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    dispatched_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    dispatched_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
 
     __table_args__ = (Index("ix_outbox_events_status_next", "status", "next_attempt_at"),)
@@ -56,7 +56,7 @@ class EventReceipt(db.Model):  # type: ignore[name-defined,misc]
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     consumer: Mapped[str] = mapped_column(String(60))
     event_id: Mapped[uuid.UUID] = mapped_column(Uuid)
-    handled_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    handled_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
     __table_args__ = (UniqueConstraint("consumer", "event_id", name="uq_event_receipts_consumer"),)
 
@@ -74,11 +74,11 @@ class DeadLetter(db.Model):  # type: ignore[name-defined,misc]
     topic: Mapped[str] = mapped_column(String(120))
     partition: Mapped[int] = mapped_column()
     offset: Mapped[int] = mapped_column()
-    key: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    key: Mapped[str | None] = mapped_column(String(200), nullable=True, index=True)
     value: Mapped[str] = mapped_column(Text)
     error: Mapped[str] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column()
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     replayed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 

@@ -7,8 +7,11 @@ A SendGrid backend slots in behind the same `send` interface.
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
+from email.parser import BytesParser
+from email.policy import default as default_policy
+from email.utils import format_datetime, getaddresses, make_msgid
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -20,12 +23,54 @@ from app.timeutil import utcnow
 class MailBackend(Protocol):
     def send(self, message: EmailMessage) -> None: ...
 
+    def prune(self, before: datetime) -> int:
+        """Forget the copies of messages sent before `before`; returns how many."""
+        ...
+
+    def forget(self, address: str) -> int:
+        """Forget every kept copy of a message to `address` (an account was deleted)."""
+        ...
+
 
 class FileBackend:
-    """Writes each message as an .eml file; written to a temp name, then renamed."""
+    """Writes each message as an .eml file; written to a temp name, then renamed.
+
+    The files are the embedded default's sent-mail record: they hold addresses and
+    links, so they are pruned after the retention period and scrubbed when an
+    account is deleted (app/privacy.py).
+    """
 
     def __init__(self, directory: Path):
         self.directory = directory
+
+    def _files(self) -> list[Path]:
+        return sorted(self.directory.glob("*.eml")) if self.directory.is_dir() else []
+
+    def prune(self, before: datetime) -> int:
+        gone = 0
+        for path in self._files():
+            try:
+                if path.stat().st_mtime < before.timestamp():
+                    path.unlink()
+                    gone += 1
+            except FileNotFoundError:
+                continue
+        return gone
+
+    def forget(self, address: str) -> int:
+        wanted = address.strip().lower()
+        gone = 0
+        for path in self._files():
+            try:
+                with path.open("rb") as raw:
+                    headers = BytesParser(policy=default_policy).parse(raw, headersonly=True)
+            except FileNotFoundError:
+                continue
+            recipients = {a.strip().lower() for _, a in getaddresses(headers.get_all("To", []))}
+            if wanted in recipients:
+                path.unlink(missing_ok=True)
+                gone += 1
+        return gone
 
     def send(self, message: EmailMessage) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -38,6 +83,8 @@ class FileBackend:
 
 def init_app(app: Flask) -> None:
     """SendGrid when SENDGRID_API_KEY is set, else .eml files under DATA_DIR/outbox/."""
+    from app.mail import models  # noqa: F401 - the table is part of the app's schema
+
     if app.config.get("SENDGRID_API_KEY"):
         from app.mail.sendgrid import SendGridBackend
 
@@ -95,6 +142,6 @@ def send_mail(
     backend: MailBackend = current_app.extensions["mail"]
     backend.send(message)
     if key:
-        db.session.add(SentEmail(key=key, recipient=to))
+        db.session.add(SentEmail(key=key))
         db.session.commit()
     return True

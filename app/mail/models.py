@@ -13,8 +13,10 @@ from app.types import UTCDateTime
 
 
 class SentEmail(db.Model):  # type: ignore[name-defined,misc]
+    """Only which event's email went out and when: no address, so nothing personal is
+    kept; pruned after DELIVERY_RETENTION_DAYS (app/privacy.py)."""
+
     __tablename__ = "sent_emails"
 
     key: Mapped[str] = mapped_column(String(200), primary_key=True)  # event id + template
-    recipient: Mapped[str] = mapped_column(String(254))
-    sent_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)

@@ -26,14 +26,16 @@ class Sniffed:
     extension: str
 
 
+PNG = Sniffed("image", "image/png", "png")
+JPEG = Sniffed("image", "image/jpeg", "jpg")
 _SIGNATURES: list[tuple[int, bytes, Sniffed]] = [
     (0, b"%PDF-", Sniffed("pdf", "application/pdf", "pdf")),
     (4, b"ftyp", Sniffed("video", "video/mp4", "mp4")),
     (0, b"\x1a\x45\xdf\xa3", Sniffed("video", "video/webm", "webm")),
     (0, b"OggS", Sniffed("audio", "audio/ogg", "ogg")),
     (0, b"ID3", Sniffed("audio", "audio/mpeg", "mp3")),
-    (0, b"\x89PNG\r\n\x1a\n", Sniffed("image", "image/png", "png")),
-    (0, b"\xff\xd8\xff", Sniffed("image", "image/jpeg", "jpg")),
+    (0, b"\x89PNG\r\n\x1a\n", PNG),
+    (0, b"\xff\xd8\xff", JPEG),
     (0, b"PK\x03\x04", Sniffed("archive", "application/zip", "zip")),
 ]
 
@@ -52,12 +54,36 @@ def sniff(head: bytes) -> Sniffed:
     return Sniffed("binary", "application/octet-stream", "bin")
 
 
+IMAGE_MAX_BYTES = 20 * 1024 * 1024  # a lesson image is decoded and re-encoded in memory
+
+
+def _store_image(head: bytes, stream: IO[bytes]) -> tuple[str, Sniffed, int]:
+    """Images are re-encoded, so their metadata (a phone photo's GPS position, say) never
+    reaches a learner."""
+    from app.media.images import ImageRejected, clean_image
+
+    data = head + stream.read(IMAGE_MAX_BYTES + 1 - len(head))
+    if len(data) > IMAGE_MAX_BYTES:
+        raise FileRejected(f"An image may be at most {IMAGE_MAX_BYTES // (1024 * 1024)} MB.")
+    try:
+        encoded, fmt = clean_image(data)
+    except ImageRejected as exc:
+        raise FileRejected(str(exc)) from exc
+    kept = JPEG if fmt == "JPEG" else PNG
+    store = storage()
+    key = store.new_key("lessons", kept.extension)
+    store.put(key, encoded)
+    return key, kept, len(encoded)
+
+
 def store_upload(stream: IO[bytes], max_bytes: int, allowed: set[str]) -> tuple[str, Sniffed, int]:
     """Copy an upload to storage in chunks (never whole in memory); returns (key, type, size)."""
     head = stream.read(512)
     sniffed = sniff(head)
     if sniffed.kind not in allowed:
         raise FileRejected(f"This kind of file is not accepted here ({sniffed.kind}).")
+    if sniffed.kind == "image":
+        return _store_image(head, stream)
     store = storage()
     key = store.new_key("lessons", sniffed.extension)
     path = store.path_for(key)
