@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from flask import Flask, Response, flash, jsonify, make_response, render_template, request
 from flask_wtf.csrf import CSRFError
@@ -34,7 +34,7 @@ def init_app(app: Flask) -> None:
         # fragment; tell htmx to navigate instead.
         if response.status_code in (301, 302, 303, 307, 308):
             if hx_request.htmx:
-                location = response.headers["Location"]
+                location = _reloading(response.headers["Location"], hx_request.htmx.current_url)
                 response = Response(status=204, headers={"HX-Redirect": location})
             response.vary.add("HX-Request")  # 301 and 308 may be cached
         return response
@@ -52,6 +52,22 @@ def init_app(app: Flask) -> None:
 # so that no cache (the browser's back/forward cache included) hands a stored fragment to
 # a whole-page navigation, or a stored page to a live search.
 PARTIAL_REQUEST_HEADERS = ("HX-Request", "HX-Boosted", "HX-History-Restore-Request")
+
+
+def _reloading(location: str, current_url: str | None) -> str:
+    """htmx follows HX-Redirect with `location.href = …`, and a URL that differs from the
+    page's own only in its #fragment would merely scroll, showing neither the change nor
+    its flash message: drop the fragment so that the page loads again."""
+    target = urlsplit(location)
+    if not target.fragment or not current_url:
+        return location
+    here = urlsplit(current_url)
+    if (target.path, target.query) == (here.path, here.query) and target.netloc in (
+        "",
+        here.netloc,
+    ):
+        return urlunsplit(target._replace(fragment=""))
+    return location
 
 
 def is_partial_request() -> bool:
