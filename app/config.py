@@ -81,6 +81,7 @@ class Settings:
     email_send_attempts: int = 5
     consumer_max_attempts: int = 5
     demo_seed: bool = True
+    trash_retention_days: int = 30
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -129,6 +130,8 @@ class Settings:
             raise ConfigError("EVENT_BUS=kafka needs KAFKA_BOOTSTRAP_SERVERS")
         if self.document_store == "mongodb" and not self.mongodb_uri:
             raise ConfigError("DOCUMENT_STORE=mongodb needs MONGODB_URI")
+        if self.trash_retention_days < 1:
+            raise ConfigError("TRASH_RETENTION_DAYS must be at least 1")
         if not self.production:
             return
         for name, value, default in (
@@ -227,6 +230,7 @@ class Settings:
             "EMAIL_SEND_ATTEMPTS": self.email_send_attempts,
             "CONSUMER_MAX_ATTEMPTS": self.consumer_max_attempts,
             "DEMO_SEED": self.demo_seed,
+            "TRASH_RETENTION_DAYS": self.trash_retention_days,
             "PREFERRED_URL_SCHEME": "https" if self.production else "http",
         }
         config.update(self.extra)
