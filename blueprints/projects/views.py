@@ -96,9 +96,10 @@ def delete(project_id: str) -> Any:
     project = services.access_project(_user(), project_id)
     form = ConfirmForm()
     if form.validate_on_submit():
+        name = project.name  # a deleted row's attributes are gone after the commit
         services.delete_project(project)
         db.session.commit()
-        flash(f"Project “{project.name}” deleted.", "info")
+        flash(f"Project “{name}” deleted.", "info")
         return redirect(url_for("projects.index"), 303)
     return render(
         "projects/confirm_delete.html",
