@@ -40,41 +40,43 @@ def _search(page: Page, search_box: Any, words: str) -> None:
 
 
 def test_back_and_forward_after_a_catalog_search(page: Page, console: Any) -> None:
+    # Words no course has (other tests share this server's catalog).
+    tides, moons, stars = (f"{w}{uuid.uuid4().hex[:6]}" for w in ("tides", "moons", "stars"))
     restores = _watch_restores(page)
     page.goto("/courses")
     box = page.get_by_role("searchbox", name="Search")
-    _search(page, box, "tides")
-    expect(page.locator("#results")).to_contain_text("0 courses for “tides”")
+    _search(page, box, tides)
+    expect(page.locator("#results")).to_contain_text(f"0 courses for “{tides}”")
 
     # Leave for another page, then come back: the browser loads the URL itself (from
     # its cache, where the live search left the fragment, unless the answer varies).
     page.get_by_role("banner").get_by_role("link", name="Sign in", exact=True).click()
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
     page.go_back()
-    page.wait_for_url("**q=tides**")
+    page.wait_for_url(f"**q={tides}**")
     box = page.get_by_role("searchbox", name="Search")
-    _expect_whole_page(page, box, "tides", "#results")
+    _expect_whole_page(page, box, tides, "#results")
     page.go_forward()
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
     page.go_back()
-    page.wait_for_url("**q=tides**")
-    _expect_whole_page(page, box, "tides", "#results")
+    page.wait_for_url(f"**q={tides}**")
+    _expect_whole_page(page, box, tides, "#results")
     assert not restores  # so far the browser did it all
 
     # Back and Forward inside the page: htmx restores each search from the server.
-    _search(page, box, "moons")
-    expect(page.locator("#results")).to_contain_text("0 courses for “moons”")
-    _search(page, box, "stars")
-    expect(page.locator("#results")).to_contain_text("0 courses for “stars”")
+    _search(page, box, moons)
+    expect(page.locator("#results")).to_contain_text(f"0 courses for “{moons}”")
+    _search(page, box, stars)
+    expect(page.locator("#results")).to_contain_text(f"0 courses for “{stars}”")
     page.go_back()
-    page.wait_for_url("**q=moons**")
-    _expect_whole_page(page, box, "moons", "#results")
-    expect(page.locator("#results")).to_contain_text("for “moons”")
+    page.wait_for_url(f"**q={moons}**")
+    _expect_whole_page(page, box, moons, "#results")
+    expect(page.locator("#results")).to_contain_text(f"for “{moons}”")
     assert restores, "Back did not make a history-restore request"
     page.go_forward()
-    page.wait_for_url("**q=stars**")
-    _expect_whole_page(page, box, "stars", "#results")
-    expect(page.locator("#results")).to_contain_text("for “stars”")
+    page.wait_for_url(f"**q={stars}**")
+    _expect_whole_page(page, box, stars, "#results")
+    expect(page.locator("#results")).to_contain_text(f"for “{stars}”")
     assert console.page_errors == []
 
 
@@ -82,6 +84,7 @@ def test_back_and_forward_after_an_admin_user_search(
     page: Page, live_server: Any, console: Any
 ) -> None:
     email = f"admin-{uuid.uuid4().hex[:8]}@example.com"
+    mine, nobody = email.split("@")[0], f"nobody{uuid.uuid4().hex[:6]}"
     page.goto("/signup")
     page.get_by_label("Your name", exact=True).fill("Grace Hopper")
     page.get_by_label("Email", exact=True).fill(email)
@@ -93,26 +96,26 @@ def test_back_and_forward_after_an_admin_user_search(
     restores = _watch_restores(page)
     page.goto("/admin/users")
     box = page.get_by_role("searchbox", name="Search by name or email")
-    _search(page, box, "grace")
+    _search(page, box, mine)
     expect(page.locator("#rows")).to_contain_text("1 user")
     page.get_by_role("banner").get_by_role("link", name="Events", exact=True).click()
     expect(page.get_by_role("heading", name="Events", level=1)).to_be_visible()
     page.go_back()
-    page.wait_for_url("**q=grace**")
-    _expect_whole_page(page, box, "grace", "#rows")
+    page.wait_for_url(f"**q={mine}**")
+    _expect_whole_page(page, box, mine, "#rows")
     assert not restores
 
-    _search(page, box, "nobody")
+    _search(page, box, nobody)
     expect(page.locator("#rows")).to_contain_text("0 users")
 
     page.go_back()
-    page.wait_for_url("**q=grace**")
+    page.wait_for_url(f"**q={mine}**")
     box = page.get_by_role("searchbox", name="Search by name or email")
-    _expect_whole_page(page, box, "grace", "#rows")
+    _expect_whole_page(page, box, mine, "#rows")
     expect(page.locator("#rows")).to_contain_text(email)
     assert restores, "Back did not make a history-restore request"
 
     page.go_forward()
-    page.wait_for_url("**q=nobody**")
-    _expect_whole_page(page, box, "nobody", "#rows")
+    page.wait_for_url(f"**q={nobody}**")
+    _expect_whole_page(page, box, nobody, "#rows")
     assert console.page_errors == []
