@@ -123,6 +123,20 @@ def reassign(slug: str, email: str) -> None:
     click.echo(f"{course.title} now belongs to {user.name} ({course.status}).")
 
 
+@courses_cli.command("purge-trash")
+def purge_trash() -> None:
+    """Delete sections and lessons in the studio trash longer than TRASH_RETENTION_DAYS,
+    and then their stored files."""
+    from app.courses import studio
+
+    done = studio.purge_trash()
+    days = current_app.config["TRASH_RETENTION_DAYS"]
+    click.echo(
+        f"Purged {done.items} trash item{'' if done.items == 1 else 's'} older than {days} "
+        f"day{'' if days == 1 else 's'} and {done.files} file{'' if done.files == 1 else 's'}."
+    )
+
+
 @click.command("worker")
 @click.argument("name", type=click.Choice(["email", "courses", "media", "relay"]))
 @with_appcontext

@@ -85,6 +85,7 @@ class Settings:
     consumer_max_attempts: int = 5
     delivery_retention_days: int = 30
     demo_seed: bool = True
+    trash_retention_days: int = 30
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -141,6 +142,8 @@ class Settings:
             raise ConfigError(
                 f"DELIVERY_RETENTION_DAYS must be at least {longest} (the longest topic retention)"
             )
+        if self.trash_retention_days < 1:
+            raise ConfigError("TRASH_RETENTION_DAYS must be at least 1")
         if not self.production:
             return
         for name, value in (
@@ -249,6 +252,7 @@ class Settings:
             "CONSUMER_MAX_ATTEMPTS": self.consumer_max_attempts,
             "DELIVERY_RETENTION_DAYS": self.delivery_retention_days,
             "DEMO_SEED": self.demo_seed,
+            "TRASH_RETENTION_DAYS": self.trash_retention_days,
             "PREFERRED_URL_SCHEME": "https" if self.production else "http",
         }
         config.update(self.extra)

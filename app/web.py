@@ -4,9 +4,18 @@ from __future__ import annotations
 
 import logging
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
-from flask import Flask, Response, current_app, flash, jsonify, render_template, request
+from flask import (
+    Flask,
+    Response,
+    current_app,
+    flash,
+    jsonify,
+    make_response,
+    render_template,
+    request,
+)
 from flask_wtf.csrf import CSRFError
 from htmx_flask import request as hx_request
 from markupsafe import escape
@@ -34,9 +43,11 @@ def init_app(app: Flask) -> None:
     def htmx_redirects(response: Response) -> Response:
         # An XHR follows a 302 by itself and htmx would swap the next page into a
         # fragment; tell htmx to navigate instead.
-        if hx_request.htmx and response.status_code in (301, 302, 303, 307, 308):
-            location = response.headers["Location"]
-            response = Response(status=204, headers={"HX-Redirect": location})
+        if response.status_code in (301, 302, 303, 307, 308):
+            if hx_request.htmx:
+                location = _reloading(response.headers["Location"], hx_request.htmx.current_url)
+                response = Response(status=204, headers={"HX-Redirect": location})
+            response.vary.add("HX-Request")  # 301 and 308 may be cached
         return response
 
     from app.text import render_markdown
@@ -48,19 +59,47 @@ def init_app(app: Flask) -> None:
         return {"can": can, "role_of": role_of, "avatar_url": avatar_url}
 
 
+# The request headers is_partial_request() reads: a response that depends on them says so,
+# so that no cache (the browser's back/forward cache included) hands a stored fragment to
+# a whole-page navigation, or a stored page to a live search.
+PARTIAL_REQUEST_HEADERS = ("HX-Request", "HX-Boosted", "HX-History-Restore-Request")
+
+
+def _reloading(location: str, current_url: str | None) -> str:
+    """htmx follows HX-Redirect with `location.href = …`, and a URL that differs from the
+    page's own only in its #fragment would merely scroll, showing neither the change nor
+    its flash message: drop the fragment so that the page loads again."""
+    target = urlsplit(location)
+    if not target.fragment or not current_url:
+        return location
+    here = urlsplit(current_url)
+    if (target.path, target.query) == (here.path, here.query) and target.netloc in (
+        "",
+        here.netloc,
+    ):
+        return urlunsplit(target._replace(fragment=""))
+    return location
+
+
 def is_partial_request() -> bool:
-    """True when htmx asked for a fragment (not a boosted whole-page navigation)."""
-    return bool(hx_request.htmx) and not hx_request.htmx.boosted
+    """True when htmx asked for a fragment: not a boosted whole-page navigation, and not a
+    history restore (Back or Forward that missed htmx's cache), which replaces the body."""
+    htmx = hx_request.htmx
+    return bool(htmx) and not htmx.boosted and not htmx.history_restore_request
 
 
 def render(
     full_template: str, partial_template: str | None = None, status: int = 200, **context: Any
-) -> Any:
+) -> Response:
     """One URL, two answers: the whole page, or for htmx the region's partial."""
     template = full_template
     if partial_template and is_partial_request():
         template = partial_template
-    return render_template(template, **context), status
+    response = make_response(render_template(template, **context), status)
+    if partial_template:
+        for header in PARTIAL_REQUEST_HEADERS:
+            response.vary.add(header)
+    return response
 
 
 def form_errors(form: Any, exc: LecternError) -> None:

@@ -85,3 +85,29 @@ def test_project_api_crud(api, users):
     assert [p["id"] for p in api.call("GET", "/projects", token).json["items"]] == [pid]
     assert api.call("DELETE", f"/projects/{pid}", token).status_code == 204
     assert api.call("GET", f"/projects/{pid}", token).status_code == 404
+
+
+def test_deleting_a_project_asks_first(client, auth, app, users):
+    auth.login()
+    url = client.submit("/projects/new", {"name": "Bird feeder", "description": "Wood"}).headers[
+        "Location"
+    ]
+    page = client.get(url).get_data(as_text=True)
+    # Without JavaScript the button opens a confirm page; htmx asks in the browser.
+    assert f'<form method="get" action="{url}/delete"' in page
+    assert 'hx-confirm="Delete the project “Bird feeder”? This cannot be undone."' in page
+    asked = client.get(f"{url}/delete")
+    text = asked.get_data(as_text=True)
+    assert asked.status_code == 200 and "Delete the project “Bird feeder”?" in text
+    assert 'name="csrf_token"' in text and "Cancel" in text
+    assert client.get(url).status_code == 200  # a GET deletes nothing
+    assert client.post(f"{url}/delete").status_code == 400  # nor a POST without CSRF
+    done = client.submit(f"{url}/delete", follow_redirects=True)
+    assert "Project “Bird feeder” deleted." in done.get_data(as_text=True)
+    assert client.get(url).status_code == 404
+
+    owner_url = url
+    intruder = app.test_client()
+    stranger = users.create()
+    intruder.submit("/signin", {"email": stranger.email, "password": PASSWORD})
+    assert intruder.get(f"{owner_url}/delete").status_code == 404

@@ -87,11 +87,16 @@ ACCESS = {
     "studio.lesson_media": "author",
     "studio.lesson_action": "author",
     "studio.change_status": "author",
+    "studio.unpublish": "author",
+    "studio.delete_section": "author",
+    "studio.delete_lesson": "author",
+    "studio.restore": "author",
     "studio.dashboard": "author",
     "studio.quiz_attempts": "author",
     "studio.reset_quiz_attempts": "author",
     "moderation.queue": "staff",
     "moderation.decide": "staff",
+    "moderation.unpublish": "staff",
     "moderation.review_action": "staff",
     "api.list_courses": "public",
     "api.get_course": "public",
@@ -117,6 +122,7 @@ ARGS = {
     "event_id": "0" * 36,
     "seq": "999999",
     "code": "ABCDEF0123456789",
+    "item_id": "0" * 32,
 }
 
 

@@ -97,10 +97,48 @@ class Lesson(EmbeddedDocument):
     shuffle = BooleanField(default=False)  # choices in a new order for each attempt
 
 
+def media_keys(lessons: Any) -> list[str]:
+    """The storage keys of the lessons' files."""
+    return [lesson.media.key for lesson in lessons if lesson.media and lesson.media.key]
+
+
 class Section(EmbeddedDocument):
     id = StringField(required=True, default=new_id)
     title = StringField(required=True, max_length=200)
     lessons = EmbeddedDocumentListField(Lesson)
+
+    def media_keys(self) -> list[str]:
+        return media_keys(self.lessons)
+
+
+TRASH_KINDS = ("section", "lesson")
+
+
+class TrashItem(EmbeddedDocument):
+    """A section (with its lessons) or a lesson deleted from the outline. It can be
+    restored until it is purged after the retention period; only then are its files
+    deleted (docs/decisions/0020)."""
+
+    id = StringField(required=True, default=new_id)
+    kind = StringField(required=True, choices=TRASH_KINDS)
+    section = EmbeddedDocumentField(Section)  # kind "section", with its lessons
+    lesson = EmbeddedDocumentField(Lesson)  # kind "lesson"
+    section_id = StringField(default="")  # where it was: the lesson's section
+    section_title = StringField(default="", max_length=200)
+    position = IntField(default=0, min_value=0)  # and its index there
+    deleted_at = DateTimeField(required=True, default=utcnow)
+    deleted_by_id = StringField(default="")
+    deleted_by_name = StringField(default="", max_length=100)
+
+    @property
+    def title(self) -> str:
+        return str((self.section or self.lesson).title)
+
+    def lessons(self) -> list[Lesson]:
+        return list(self.section.lessons) if self.section else [self.lesson]
+
+    def media_keys(self) -> list[str]:
+        return media_keys(self.lessons())
 
 
 class Instructor(EmbeddedDocument):
@@ -123,6 +161,7 @@ class Course(Document):
     status = StringField(choices=STATUSES, default="draft")
     review_note = StringField(default="")
     sections = EmbeddedDocumentListField(Section)
+    trash = EmbeddedDocumentListField(TrashItem)  # deleted sections and lessons, restorable
     lesson_count = IntField(default=0)
     duration_minutes = IntField(default=0)
     enrollment_count = IntField(default=0)
@@ -146,6 +185,7 @@ class Course(Document):
             ("status", "-rating_avg"),
             ("status", "category"),
             ("status", "keywords"),
+            "trash.deleted_at",
         ],
     }
 

@@ -24,7 +24,22 @@ def on_user_renamed(event: dict[str, Any]) -> None:
     for course in Course.objects(instructor__id=user_id):
         course.recount()  # the instructor's name is a search keyword
         Course.objects(id=course.id).update_one(set__keywords=course.keywords)
+    _rename_in_trash(user_id, name)
     refresh_facets()
+
+
+def _rename_in_trash(user_id: str, name: str) -> None:
+    """Studio trash items say who deleted them: follow a rename, or forget a deleted
+    account (the id goes too). Setting a value is idempotent."""
+    for course in Course.objects(trash__deleted_by_id=user_id).only("id", "trash"):
+        for n, item in enumerate(course.trash):
+            if item.deleted_by_id == user_id:
+                Course.objects(id=course.id, **{f"trash__{n}__id": item.id}).update_one(
+                    **{
+                        f"set__trash__{n}__deleted_by_name": name,
+                        f"set__trash__{n}__deleted_by_id": user_id if name else "",
+                    }
+                )
 
 
 @subscribe("user.deleted", CONSUMER)
@@ -51,5 +66,6 @@ def on_user_deleted(event: dict[str, Any]) -> None:
         set__review_note="The instructor's account was deleted; an admin can reassign it.",
     )
     taught.update(set__instructor__deleted=True)
+    _rename_in_trash(user_id, "")
     if changed or reviewed:
         refresh_facets()

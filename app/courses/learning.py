@@ -155,7 +155,9 @@ def media_url(lesson: Lesson) -> str | None:
     from app.media.files import signed_url
 
     media = lesson.media
-    return signed_url(media.key) if media and media.key and media.status == "ready" else None
+    if not (media and media.key and media.status == "ready"):
+        return None
+    return signed_url(media.key, filename=media.filename)
 
 
 def record_visit(view: LessonView) -> None:

@@ -65,10 +65,16 @@ def check_review(actor: Any, course: Course, rating: Any, body: Any) -> Review:
     return review  # type: ignore[no-any-return]
 
 
-def delete_my_review(actor: Any, course: Course) -> None:
+def access_my_review(actor: Any, course: Course) -> Review:
+    """The actor's own review of the course; NotFound if there is none."""
     review = my_review(actor, course)
     if review is None:
         raise NotFound("You have not reviewed this course.")
+    return review
+
+
+def delete_my_review(actor: Any, course: Course) -> None:
+    review = access_my_review(actor, course)
     review.delete()
     refresh_rating(course.id)
 

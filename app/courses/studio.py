@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
+from flask import current_app
 from mongoengine.errors import NotUniqueError
 
 from app.courses import policies
@@ -22,11 +25,12 @@ from app.courses.documents import (
     Media,
     Question,
     Section,
+    TrashItem,
 )
 from app.courses.outbox import record_course_event
 from app.courses.quizzes import COOLDOWN_MAX_MINUTES, DEFAULT_COOLDOWN_MINUTES, MAX_ATTEMPTS_LIMIT
 from app.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from app.timeutil import utcnow
+from app.timeutil import as_utc, utcnow
 from app.validation import clean_choice, clean_int, clean_name, clean_slug, clean_text, collect
 
 TITLE_MAX = 200
@@ -110,7 +114,7 @@ def instructor_courses(actor: Any) -> list[Course]:
         raise Forbidden("Only instructors can create courses.")
     return list(
         Course.objects(instructor__id=policies.uid(actor))
-        .exclude("sections", "description", "keywords")
+        .exclude("sections", "trash", "description", "keywords")
         .order_by("-updated_at")
     )
 
@@ -165,14 +169,14 @@ def _save(course: Course) -> None:
 # ---------------------------------------------------------------- sections
 
 
-def _find_section(course: Course, section_id: Any) -> Section:
+def find_section(course: Course, section_id: Any) -> Section:
     for section in course.sections:
         if section.id == section_id:
             return section
     raise NotFound("No such section.")
 
 
-def _find_lesson(course: Course, lesson_id: Any) -> tuple[Section, Lesson]:
+def find_lesson(course: Course, lesson_id: Any) -> tuple[Section, Lesson]:
     found = course.find_lesson(lesson_id) if isinstance(lesson_id, str) else None
     if found is None:
         raise NotFound("No such lesson.")
@@ -189,16 +193,20 @@ def add_section(course: Course, title: Any) -> Section:
 
 
 def rename_section(course: Course, section_id: Any, title: Any) -> Section:
-    section = _find_section(course, section_id)
+    section = find_section(course, section_id)
     section.title = clean_name(title, "title", TITLE_MAX)
     _save(course)
     return section
 
 
-def delete_section(course: Course, section_id: Any) -> None:
-    section = _find_section(course, section_id)
+def delete_section(course: Course, section_id: Any, actor: Any = None) -> TrashItem:
+    """Move a section, with its lessons and their files, to the course's trash."""
+    section = find_section(course, section_id)
+    position = list(course.sections).index(section)
     course.sections = [s for s in course.sections if s.id != section.id]
-    _save(course)
+    item = TrashItem(kind="section", section=section, section_id=section.id, position=position)
+    _to_trash(course, item, actor)
+    return item
 
 
 def _move(items: list[Any], index: int, direction: Any) -> None:
@@ -210,7 +218,7 @@ def _move(items: list[Any], index: int, direction: Any) -> None:
 
 
 def move_section(course: Course, section_id: Any, direction: Any) -> None:
-    section = _find_section(course, section_id)
+    section = find_section(course, section_id)
     items = list(course.sections)
     _move(items, items.index(section), direction)
     course.sections = items
@@ -329,7 +337,7 @@ def clean_lesson_fields(
 
 
 def add_lesson(course: Course, section_id: Any, data: dict[str, Any]) -> Lesson:
-    section = _find_section(course, section_id)
+    section = find_section(course, section_id)
     if course.lesson_count >= MAX_LESSONS:
         raise ValidationFailed(fields={"title": f"A course has at most {MAX_LESSONS} lessons."})
     lesson = Lesson(**clean_lesson_fields(data))
@@ -339,7 +347,7 @@ def add_lesson(course: Course, section_id: Any, data: dict[str, Any]) -> Lesson:
 
 
 def update_lesson(course: Course, lesson_id: Any, data: dict[str, Any]) -> Lesson:
-    _, lesson = _find_lesson(course, lesson_id)
+    _, lesson = find_lesson(course, lesson_id)
     fields = clean_lesson_fields(data, kind=lesson.kind, previous=lesson.questions)
     for key, value in fields.items():
         setattr(lesson, key, value)
@@ -347,15 +355,25 @@ def update_lesson(course: Course, lesson_id: Any, data: dict[str, Any]) -> Lesso
     return lesson
 
 
-def delete_lesson(course: Course, lesson_id: Any) -> None:
-    section, lesson = _find_lesson(course, lesson_id)
+def delete_lesson(course: Course, lesson_id: Any, actor: Any = None) -> TrashItem:
+    """Move a lesson, with its file, to the course's trash."""
+    section, lesson = find_lesson(course, lesson_id)
+    position = list(section.lessons).index(lesson)
     section.lessons = [item for item in section.lessons if item.id != lesson.id]
-    _save(course)
+    item = TrashItem(
+        kind="lesson",
+        lesson=lesson,
+        section_id=section.id,
+        section_title=section.title,
+        position=position,
+    )
+    _to_trash(course, item, actor)
+    return item
 
 
 def move_lesson(course: Course, lesson_id: Any, direction: Any) -> None:
     """Move a lesson up or down; past the end of its section it moves to the next one."""
-    section, lesson = _find_lesson(course, lesson_id)
+    section, lesson = find_lesson(course, lesson_id)
     lessons = list(section.lessons)
     index = lessons.index(lesson)
     sections = list(course.sections)
@@ -370,6 +388,158 @@ def move_lesson(course: Course, lesson_id: Any, direction: Any) -> None:
         _move(lessons, index, direction)
         section.lessons = lessons
     _save(course)
+
+
+# ---------------------------------------------------------------- trash
+
+
+def trash_retention() -> timedelta:
+    return timedelta(days=int(current_app.config.get("TRASH_RETENTION_DAYS", 30)))
+
+
+@dataclass(frozen=True)
+class TrashEntry:
+    """A trash item as the studio shows it."""
+
+    item: TrashItem
+    kept_until: datetime
+    lessons: int
+    files: int
+    section_gone: bool  # a lesson whose section is no longer in the outline
+
+
+def trash_entries(course: Course) -> list[TrashEntry]:
+    """What the course's trash holds, most recently deleted first."""
+    retention = trash_retention()
+    here = {s.id for s in course.sections}
+    return [
+        TrashEntry(
+            item,
+            as_utc(item.deleted_at) + retention,
+            len(item.lessons()),
+            len(item.media_keys()),
+            item.kind == "lesson" and item.section_id not in here,
+        )
+        for item in sorted(course.trash, key=lambda t: t.deleted_at, reverse=True)
+    ]
+
+
+def _to_trash(course: Course, item: TrashItem, actor: Any) -> None:
+    if policies.uid(actor):
+        item.deleted_by_id = policies.uid(actor)
+        item.deleted_by_name = actor.name
+    item.deleted_at = utcnow()
+    expired = _take_expired(course)
+    course.trash.append(item)
+    _save(course)  # the outline and the trash change in one document write
+    _delete_files(expired)
+
+
+def _take_expired(course: Course) -> list[TrashItem]:
+    """Drop the course's trash items past the retention (a lazy purge); the caller deletes
+    their files once the course is saved without them."""
+    cutoff = utcnow() - trash_retention()
+    expired = [t for t in course.trash if as_utc(t.deleted_at) < cutoff]
+    if expired:
+        course.trash = [t for t in course.trash if as_utc(t.deleted_at) >= cutoff]
+    return expired
+
+
+def _delete_files(items: list[TrashItem]) -> int:
+    """Delete the stored files of purged trash items that no lesson uses any more."""
+    from app.media.storage import storage
+
+    deleted = 0
+    for key in {key for item in items for key in item.media_keys()}:
+        if Course.objects(sections__lessons__media__key=key).count():
+            continue  # still in an outline (a restored copy): keep it
+        if Course.objects(trash__lesson__media__key=key).count():
+            continue
+        if Course.objects(trash__section__lessons__media__key=key).count():
+            continue
+        storage().delete(key)
+        deleted += 1
+    return deleted
+
+
+def restore_from_trash(course: Course, item_id: Any, section_id: Any = None) -> TrashItem:
+    """Put a trash item back: a section at its old place, a lesson into its old section at
+    its old place, or, if that section is gone, into `section_id` or the first section."""
+    item = next((t for t in course.trash if isinstance(item_id, str) and t.id == item_id), None)
+    if item is None:
+        raise NotFound("That is no longer in the trash.")
+    if item.kind == "section":
+        _restore_section(course, item)
+    else:
+        _restore_lesson(course, item, section_id)
+    course.trash = [t for t in course.trash if t.id != item.id]
+    expired = _take_expired(course)
+    _save(course)
+    _delete_files(expired)
+    return item
+
+
+def _restore_section(course: Course, item: TrashItem) -> None:
+    section = item.section
+    if any(s.id == section.id for s in course.sections):
+        raise Conflict("That section is already in the course.")
+    if len(course.sections) >= MAX_SECTIONS:
+        raise ValidationFailed(fields={"trash": f"A course has at most {MAX_SECTIONS} sections."})
+    if course.lesson_count + len(section.lessons) > MAX_LESSONS:
+        raise ValidationFailed(fields={"trash": f"A course has at most {MAX_LESSONS} lessons."})
+    sections = list(course.sections)
+    sections.insert(min(item.position, len(sections)), section)
+    course.sections = sections
+
+
+def _restore_lesson(course: Course, item: TrashItem, section_id: Any) -> None:
+    lesson = item.lesson
+    if course.find_lesson(lesson.id) is not None:
+        raise Conflict("That lesson is already in the course.")
+    if course.lesson_count >= MAX_LESSONS:
+        raise ValidationFailed(fields={"trash": f"A course has at most {MAX_LESSONS} lessons."})
+    home = next((s for s in course.sections if s.id == item.section_id), None)
+    if home is not None:
+        target, position = home, item.position
+    elif section_id:
+        target = find_section(course, section_id)
+        position = len(target.lessons)
+    elif course.sections:
+        target = course.sections[0]
+        position = len(target.lessons)
+    else:  # no section left at all: bring back one with the old title
+        target = Section(title=item.section_title or "Restored lessons")
+        course.sections.append(target)
+        position = 0
+    lessons = list(target.lessons)
+    lessons.insert(min(position, len(lessons)), lesson)
+    target.lessons = lessons
+
+
+@dataclass(frozen=True)
+class Purged:
+    items: int
+    files: int
+
+
+def purge_trash() -> Purged:
+    """Delete every trash item past the retention, from every course, and then its files.
+
+    Each item leaves its course by one atomic update, and its files are deleted only if
+    that update removed it, so a restore at the same moment wins and keeps its files.
+    """
+    cutoff = utcnow() - trash_retention()
+    removed: list[TrashItem] = []
+    for course in Course.objects(trash__deleted_at__lt=cutoff).only("id", "trash"):
+        for item in course.trash:
+            if as_utc(item.deleted_at) >= cutoff:
+                continue
+            pulled = Course.objects(id=course.id).update_one(
+                __raw__={"$pull": {"trash": {"id": item.id}}}
+            )
+            if pulled:
+                removed.append(item)
+    return Purged(len(removed), _delete_files(removed))
 
 
 # ---------------------------------------------------------------- workflow
@@ -439,7 +609,10 @@ def unpublish(actor: Any, course: Course, note: Any = "") -> None:
     """Take a published course out of the catalog (its instructor or a moderator)."""
     if not (policies.can_edit(actor, course) or policies.can_moderate(actor)):
         raise Forbidden()
-    _transition(course, ("published",), "unpublished", review_note=clean_text(note, "note", 2000))
+    note = clean_text(note, "note", 2000)
+    if not note and not policies.owns(actor, course):
+        note = "Unpublished by a moderator."  # the instructor always learns why it went
+    _transition(course, ("published",), "unpublished", review_note=note)
 
 
 def review_queue(actor: Any) -> list[Course]:
@@ -448,7 +621,7 @@ def review_queue(actor: Any) -> list[Course]:
         raise Forbidden()
     return list(
         Course.objects(status="in_review")
-        .exclude("sections", "description", "keywords")
+        .exclude("sections", "trash", "description", "keywords")
         .order_by("submitted_at")
     )
 
@@ -472,7 +645,7 @@ def attach_media(
     from app.media.files import FileRejected, store_upload
     from app.media.storage import storage
 
-    _, lesson = _find_lesson(course, lesson_id)
+    _, lesson = find_lesson(course, lesson_id)
     allowed = LESSON_FILE_KINDS.get(lesson.kind)
     if not allowed:
         raise ValidationFailed(fields={"file": "Only video and file lessons take a file."})

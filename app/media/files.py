@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import shutil
 import time
+import unicodedata
 from dataclasses import dataclass
 from typing import IO
+from urllib.parse import quote, urlencode
 
 from flask import current_app
 
@@ -106,22 +109,70 @@ def store_upload(stream: IO[bytes], max_bytes: int, allowed: set[str]) -> tuple[
     return key, sniffed, size
 
 
-def _signature(key: str, expires: int) -> str:
+def _signature(key: str, expires: int, name: str = "") -> str:
     secret = current_app.config["SECRET_KEY"].encode()
-    return hmac.new(secret, f"media:{key}:{expires}".encode(), hashlib.sha256).hexdigest()
+    # Keys hold no ":" and `expires` is a number, so the name (if any) is unambiguous; a URL
+    # signed without a name keeps its old message.
+    message = f"media:{key}:{expires}" + (f":{name}" if name else "")
+    return hmac.new(secret, message.encode(), hashlib.sha256).hexdigest()
 
 
-def signed_url(key: str, seconds: int = 3600) -> str:
-    """A URL for `key` that stops working after `seconds`."""
+def signed_url(key: str, seconds: int = 3600, filename: str | None = None) -> str:
+    """A URL for `key` that stops working after `seconds`; `filename` is the name the file
+    is offered under, signed with it so that nobody can swap it."""
     expires = int(time.time()) + seconds
-    return f"/media/{key}?expires={expires}&signature={_signature(key, expires)}"
+    name = download_name(filename, key.rsplit(".", 1)[-1]) if filename else ""
+    query: dict[str, str | int] = {"expires": expires}
+    if name:
+        query["name"] = name
+    query["signature"] = _signature(key, expires, name)
+    return f"/media/{key}?{urlencode(query, quote_via=quote)}"
 
 
-def check_signature(key: str, expires: str | None, signature: str | None) -> bool:
+def check_signature(
+    key: str, expires: str | None, signature: str | None, name: str | None = None
+) -> bool:
     try:
         when = int(expires or "")
     except ValueError:
         return False
     if when < time.time() or not signature:
         return False
-    return hmac.compare_digest(_signature(key, when), signature)
+    return hmac.compare_digest(_signature(key, when, name or ""), signature)
+
+
+# ---------------------------------------------------------------- download names
+
+NAME_MAX = 150
+_ASCII_UNSAFE = re.compile(r"[^A-Za-z0-9 !#$&'()+,\-.;=@\[\]^_`{}~]")
+
+
+def download_name(name: str | None, extension: str) -> str:
+    """The name a file is offered under: the last part of an uploaded name, without path
+    separators, control or format characters (CR, LF, right-to-left overrides) or double
+    quotes, at most NAME_MAX characters; `lesson.<extension>` when nothing is left."""
+    text = unicodedata.normalize("NFC", name or "")
+    text = re.split(r"[/\\]", text)[-1]
+    text = "".join(" " if unicodedata.category(ch)[0] == "C" else ch for ch in text)
+    text = " ".join(text.replace('"', "_").split()).strip(" .")
+    if len(text) > NAME_MAX:
+        stem, dot, ext = text.rpartition(".")
+        tail = f".{ext}" if dot and stem and len(ext) <= 10 else ""
+        text = text[: NAME_MAX - len(tail)].rstrip(" .") + tail
+    return text or f"lesson.{extension}"
+
+
+def content_disposition(kind: str, name: str) -> str:
+    """A Content-Disposition value (RFC 6266) offering `name` (a download_name()): a plain
+    ASCII `filename` for old clients and, when that had to change it, `filename*` in
+    UTF-8 (RFC 5987) for every current browser."""
+    decomposed = unicodedata.normalize("NFKD", name)
+    plain = "".join(ch for ch in decomposed if unicodedata.category(ch) != "Mn")
+    fallback = _ASCII_UNSAFE.sub("_", plain)
+    stem, dot, ext = fallback.rpartition(".")
+    if not re.search(r"[A-Za-z0-9]", stem if dot else fallback):
+        fallback = f"download.{ext}" if dot and ext else "download"
+    value = f'{kind}; filename="{fallback}"'
+    if fallback != name:
+        value += f"; filename*=UTF-8''{quote(name, safe='')}"
+    return value

@@ -85,15 +85,23 @@ def review(slug: str) -> Any:
     return redirect(url_for("courses.show", slug=course.slug, _anchor="reviews"), 303)
 
 
-@bp.route("/courses/<slug>/review/delete", methods=["POST"])
+@bp.route("/courses/<slug>/review/delete", methods=["GET", "POST"])
 @login_required
 def delete_review(slug: str) -> Any:
-    """Remove one's own review."""
+    """Show one's own review and ask (GET); remove it (POST)."""
     course = catalog.access_course(current_user, slug)
-    if ConfirmForm().validate_on_submit():
+    form = ConfirmForm()
+    if form.validate_on_submit():
         reviews.delete_my_review(current_user, course)
         flash("Your review is removed.", "info")
-    return redirect(url_for("courses.show", slug=course.slug, _anchor="reviews"), 303)
+        return redirect(url_for("courses.show", slug=course.slug, _anchor="reviews"), 303)
+    return render(
+        "courses/confirm_delete_review.html",
+        course=course,
+        review=reviews.access_my_review(current_user, course),
+        form=form,
+        cancel_url=url_for("courses.show", slug=course.slug, _anchor="reviews"),
+    )
 
 
 @bp.route("/reviews/<review_id>/report", methods=["POST"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, abort, request, send_file
 
-from app.media.files import check_signature
+from app.media.files import check_signature, content_disposition, download_name
 from app.media.storage import storage
 
 bp = Blueprint("media", __name__, url_prefix="/media")
@@ -55,23 +55,22 @@ def _serve_public(key: str) -> Response:
 
 @bp.route("/lessons/<name>")
 def lesson_file(name: str) -> Response:
-    """A lesson's file, if the URL's signature is valid and not expired. Range requests
-    work, so videos can seek."""
+    """A lesson's file, if the URL's signature (over the key, the expiry and the name it is
+    offered under) is valid and not expired. Range requests work, so videos can seek."""
     key = f"lessons/{name}"
-    if not check_signature(key, request.args.get("expires"), request.args.get("signature")):
+    offered = request.args.get("name", "")
+    args = request.args
+    if not check_signature(key, args.get("expires"), args.get("signature"), offered):
         abort(403)
     store = storage()
     if not store.exists(key):
         abort(404)
     ext = name.rsplit(".", 1)[-1]
     mimetype = _LESSON_TYPES.get(ext, "application/octet-stream")
-    response = send_file(
-        store.path_for(key),
-        mimetype=mimetype,
-        conditional=True,
-        download_name=name,
-        as_attachment=ext not in _LESSON_TYPES,
-    )
+    response = send_file(store.path_for(key), mimetype=mimetype, conditional=True)
+    # The uploaded file's name (never the storage key); other types download, never render.
+    kind = "inline" if ext in _LESSON_TYPES else "attachment"
+    response.headers["Content-Disposition"] = content_disposition(kind, download_name(offered, ext))
     response.headers["Cache-Control"] = "private, max-age=300"
     if ext == "pdf":  # shown in the lesson page's frame, so allow that one framing
         response.headers["Content-Security-Policy"] = "default-src 'none'; frame-ancestors 'self'"

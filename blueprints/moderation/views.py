@@ -38,7 +38,7 @@ def queue() -> Any:
 
 @bp.route("/courses/<slug>", methods=["POST"])
 def decide(slug: str) -> Any:
-    """Approve (publish), reject with a note, or unpublish a course."""
+    """Approve (publish) a course in review, or send it back with a note."""
     course = catalog.access_course(current_user, slug)
     form = NoteForm()
     if not form.validate_on_submit():
@@ -51,9 +51,6 @@ def decide(slug: str) -> Any:
         elif action == "reject":
             studio.reject(current_user, course, form.note.data)
             flash(f"“{course.title}” went back to its instructor.", "info")
-        elif action == "unpublish":
-            studio.unpublish(current_user, course, form.note.data or "")
-            flash(f"“{course.title}” is unpublished.", "info")
         else:
             abort(400)
     except (ValidationFailed, Conflict) as exc:
@@ -72,3 +69,27 @@ def review_action(review_id: str) -> Any:
     reviews.set_hidden(current_user, review_id, hidden=action == "hide")
     flash("Review hidden." if action == "hide" else "Review kept; reports cleared.", "info")
     return redirect(url_for("moderation.queue"), 303)
+
+
+@bp.route("/courses/<slug>/unpublish", methods=["GET", "POST"])
+def unpublish(slug: str) -> Any:
+    """Say what unpublishing does and take a note (GET); take the course out of the
+    catalog, the note going to its instructor (POST)."""
+    course = catalog.access_course(current_user, slug)
+    form = NoteForm()
+    if form.validate_on_submit():
+        try:
+            studio.unpublish(current_user, course, form.note.data or "")
+        except (ValidationFailed, Conflict) as exc:
+            flash(
+                next(iter(exc.fields.values()), exc.message) if exc.fields else exc.message, "error"
+            )
+        else:
+            flash(f"“{course.title}” is unpublished.", "info")
+        return redirect(url_for("courses.show", slug=course.slug), 303)
+    return render(
+        "moderation/confirm_unpublish.html",
+        course=course,
+        form=form,
+        cancel_url=url_for("courses.show", slug=course.slug),
+    )

@@ -60,7 +60,7 @@ def create() -> Any:
 def show(project_id: str) -> Any:
     """One project."""
     project = services.access_project(_user(), project_id)
-    return render("projects/show.html", project=project, delete_form=ConfirmForm())
+    return render("projects/show.html", project=project)
 
 
 @bp.route("/<project_id>/edit", methods=["GET", "POST"])
@@ -90,12 +90,20 @@ def edit(project_id: str) -> Any:
     return render("projects/form.html", form=form, project=project, status=status)
 
 
-@bp.route("/<project_id>/delete", methods=["POST"])
+@bp.route("/<project_id>/delete", methods=["GET", "POST"])
 def delete(project_id: str) -> Any:
-    """Delete a project."""
+    """Say what goes and ask (GET); delete the project (POST)."""
     project = services.access_project(_user(), project_id)
-    if ConfirmForm().validate_on_submit():
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        name = project.name  # a deleted row's attributes are gone after the commit
         services.delete_project(project)
         db.session.commit()
-        flash("Project deleted.", "info")
-    return redirect(url_for("projects.index"), 303)
+        flash(f"Project “{name}” deleted.", "info")
+        return redirect(url_for("projects.index"), 303)
+    return render(
+        "projects/confirm_delete.html",
+        project=project,
+        form=form,
+        cancel_url=url_for("projects.show", project_id=project.id),
+    )

@@ -8,7 +8,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, request, url_f
 from flask_login import current_user, login_required
 
 from app.courses import policies, quizzes, stats, studio
-from app.errors import Conflict, ValidationFailed
+from app.errors import Conflict, LecternError, NotFound, ValidationFailed
 from app.media.images import ImageRejected, read_limited
 from app.web import form_errors, render
 from blueprints.auth.forms import ConfirmForm
@@ -37,7 +37,7 @@ def _back(slug: str, anchor: str | None = None) -> Any:
     return redirect(url_for("studio.edit", slug=slug, _anchor=anchor), 303)
 
 
-def _flash_error(exc: ValidationFailed | Conflict) -> None:
+def _flash_error(exc: LecternError) -> None:
     flash(next(iter(exc.fields.values()), exc.message) if exc.fields else exc.message, "error")
 
 
@@ -92,6 +92,7 @@ def edit(slug: str) -> Any:
         section_form=SectionForm(prefix="section"),
         confirm=ConfirmForm(),
         media_form=MediaForm(),
+        trash=studio.trash_entries(course),
         status=status,
     )
 
@@ -132,7 +133,7 @@ def add_section(slug: str) -> Any:
 
 @bp.route("/<slug>/sections/<section_id>", methods=["POST"])
 def section_action(slug: str, section_id: str) -> Any:
-    """Rename, move or delete a section (the button pressed says which)."""
+    """Rename or move a section (the button pressed says which)."""
     course = studio.access_editable(current_user, slug)
     if not ConfirmForm().validate_on_submit():
         abort(400)
@@ -142,14 +143,31 @@ def section_action(slug: str, section_id: str) -> Any:
             studio.rename_section(course, section_id, request.form.get("title"))
         elif action in ("up", "down"):
             studio.move_section(course, section_id, action)
-        elif action == "delete":
-            studio.delete_section(course, section_id)
-            flash("Section deleted.", "info")
         else:
             abort(400)
     except ValidationFailed as exc:
         _flash_error(exc)
     return _back(course.slug, f"section-{section_id}")
+
+
+@bp.route("/<slug>/sections/<section_id>/delete", methods=["GET", "POST"])
+def delete_section(slug: str, section_id: str) -> Any:
+    """Say what a section holds and ask (GET); move it, its lessons and files to the
+    course's trash (POST)."""
+    course = studio.access_editable(current_user, slug)
+    section = studio.find_section(course, section_id)
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        studio.delete_section(course, section.id, current_user)
+        flash(f"Section “{section.title}” moved to the trash. You can restore it.", "info")
+        return _back(course.slug, "trash")
+    return render(
+        "studio/confirm_delete_section.html",
+        course=course,
+        section=section,
+        form=form,
+        cancel_url=url_for("studio.edit", slug=course.slug, _anchor=f"section-{section.id}"),
+    )
 
 
 @bp.route("/<slug>/sections/<section_id>/lessons/new", methods=["GET", "POST"])
@@ -251,19 +269,15 @@ def lesson_media(slug: str, lesson_id: str) -> Any:
 
 @bp.route("/<slug>/lessons/<lesson_id>/action", methods=["POST"])
 def lesson_action(slug: str, lesson_id: str) -> Any:
-    """Move or delete a lesson."""
+    """Move a lesson up or down."""
     course = studio.access_editable(current_user, slug)
     if not ConfirmForm().validate_on_submit():
         abort(400)
     action = request.form.get("action")
+    if action not in ("up", "down"):
+        abort(400)
     try:
-        if action in ("up", "down"):
-            studio.move_lesson(course, lesson_id, action)
-        elif action == "delete":
-            studio.delete_lesson(course, lesson_id)
-            flash("Lesson deleted.", "info")
-        else:
-            abort(400)
+        studio.move_lesson(course, lesson_id, action)
     except ValidationFailed as exc:
         _flash_error(exc)
     return _back(course.slug, "outline")
@@ -291,9 +305,45 @@ def reset_quiz_attempts(slug: str, lesson_id: str) -> Any:
     return redirect(url_for("studio.quiz_attempts", slug=slug, lesson_id=lesson_id), 303)
 
 
+@bp.route("/<slug>/lessons/<lesson_id>/delete", methods=["GET", "POST"])
+def delete_lesson(slug: str, lesson_id: str) -> Any:
+    """Say what goes and ask (GET); move the lesson and its file to the trash (POST)."""
+    course = studio.access_editable(current_user, slug)
+    section, lesson = studio.find_lesson(course, lesson_id)
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        studio.delete_lesson(course, lesson.id, current_user)
+        flash(f"Lesson “{lesson.title}” moved to the trash. You can restore it.", "info")
+        return _back(course.slug, "trash")
+    return render(
+        "studio/confirm_delete_lesson.html",
+        course=course,
+        section=section,
+        lesson=lesson,
+        form=form,
+        cancel_url=url_for("studio.edit_lesson", slug=course.slug, lesson_id=lesson.id),
+    )
+
+
+@bp.route("/<slug>/trash/<item_id>/restore", methods=["POST"])
+def restore(slug: str, item_id: str) -> Any:
+    """Put a deleted section or lesson back into the outline."""
+    course = studio.access_editable(current_user, slug)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    try:
+        item = studio.restore_from_trash(course, item_id, request.form.get("section") or None)
+    except (NotFound, Conflict, ValidationFailed) as exc:
+        _flash_error(exc)
+        return _back(course.slug, "trash")
+    flash(f"“{item.title}” is back in the course.", "success")
+    anchor = f"section-{item.section.id}" if item.section else "outline"
+    return _back(course.slug, anchor)
+
+
 @bp.route("/<slug>/status", methods=["POST"])
 def change_status(slug: str) -> Any:
-    """Submit for review, withdraw, or unpublish."""
+    """Submit for review, or withdraw a submission."""
     course = studio.access_editable(current_user, slug)
     if not ConfirmForm().validate_on_submit():
         abort(400)
@@ -305,14 +355,32 @@ def change_status(slug: str) -> Any:
         elif action == "withdraw":
             studio.withdraw(course)
             flash("Submission withdrawn; the course is a draft again.", "info")
-        elif action == "unpublish":
-            studio.unpublish(current_user, course)
-            flash("The course is unpublished.", "info")
         else:
             abort(400)
     except (ValidationFailed, Conflict) as exc:
         _flash_error(exc)
     return _back(course.slug)
+
+
+@bp.route("/<slug>/unpublish", methods=["GET", "POST"])
+def unpublish(slug: str) -> Any:
+    """Say what unpublishing does and ask (GET); take the course out of the catalog (POST)."""
+    course = studio.access_editable(current_user, slug)
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        try:
+            studio.unpublish(current_user, course)
+        except Conflict as exc:
+            _flash_error(exc)
+        else:
+            flash("The course is unpublished.", "info")
+        return _back(course.slug)
+    return render(
+        "studio/confirm_unpublish.html",
+        course=course,
+        form=form,
+        cancel_url=url_for("studio.edit", slug=course.slug),
+    )
 
 
 @bp.route("/<slug>/dashboard")

@@ -150,3 +150,36 @@ def test_download_my_data_does_not_reveal_who_reported_my_review(app, users, cou
     exported = author.get("/account/export").get_data(as_text=True)
     assert str(reporter.id) not in exported
     assert json.loads(exported)["learning"]["reviews"][0]["body"] == "Meh"
+
+
+def test_the_studio_trash_forgets_a_deleted_account_and_follows_a_rename(app, users, courses):
+    from app.courses import studio
+    from app.courses.handlers import on_user_deleted, on_user_renamed
+
+    admin = users.create("admin", name="Ada Admin")
+    course = courses.published(lessons=["reading", "reading"])
+    first, second = [lesson.id for _, lesson in course.lessons()]
+    with app.app_context():
+        studio.delete_lesson(course, first, courses.actor(admin))
+        studio.delete_lesson(course, second, courses.actor(course.owner))
+        on_user_renamed(
+            {"type": "user.renamed", "data": {"user_id": str(admin.id), "name": "Ada K"}}
+        )
+    names = {
+        t.lesson.title: (t.deleted_by_id, t.deleted_by_name)
+        for t in Course.objects.get(id=course.id).trash
+    }
+    assert names["Lesson 1"] == (str(admin.id), "Ada K")
+    with app.app_context():
+        event = {
+            "type": "user.deleted",
+            "data": {"user_id": str(admin.id), "email": "a@b.c", "role": "admin"},
+        }
+        on_user_deleted(event)
+        on_user_deleted(event)
+    names = {
+        t.lesson.title: (t.deleted_by_id, t.deleted_by_name)
+        for t in Course.objects.get(id=course.id).trash
+    }
+    assert names["Lesson 1"] == ("", "")
+    assert names["Lesson 2"] == (str(course.owner.id), "Ina Structor")

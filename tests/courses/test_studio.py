@@ -130,7 +130,7 @@ def test_reorder_sections_and_lessons(client, instructor):
     assert [x.title for x in course.sections[0].lessons] == ["a2"]
     assert [x.title for x in course.sections[1].lessons] == ["a1"]
     client.submit(f"/studio/{slug}/sections/{b}", {"action": "rename", "title": "Intro"})
-    client.submit(f"/studio/{slug}/lessons/{a1}/action", {"action": "delete"})
+    client.submit(f"/studio/{slug}/lessons/{a1}/delete")
     course = _course(slug)
     assert course.sections[0].title == "Intro" and course.lesson_count == 1
 
@@ -170,7 +170,7 @@ def test_workflow_submit_approve_unpublish(app, client, instructor, users):
         f"/moderation/courses/{slug}", {"action": "approve"}, follow_redirects=True
     )
     assert "cannot be published" in again.get_data(as_text=True)
-    client.submit(f"/studio/{slug}/status", {"action": "unpublish"})
+    client.submit(f"/studio/{slug}/unpublish")
     assert _course(slug).status == "unpublished"
     assert app.test_client().get(f"/courses/{slug}").status_code == 404
 
@@ -261,9 +261,7 @@ def test_a_moderator_can_unpublish_from_the_course_page(app, courses, users):
     moderator.submit("/signin", {"email": mod.email, "password": PASSWORD})
     page = moderator.get(f"/courses/{course.slug}").get_data(as_text=True)
     assert "Unpublish (moderator)" in page
-    moderator.submit(
-        f"/moderation/courses/{course.slug}", {"action": "unpublish", "note": "Off-topic"}
-    )
+    moderator.submit(f"/moderation/courses/{course.slug}/unpublish", {"note": "Off-topic"})
     after = _course(course.slug)
     assert after.status == "unpublished" and after.review_note == "Off-topic"
 
