@@ -9,10 +9,11 @@ from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import func, select
 
-from app.accounts import services
+from app.accounts import administration, lookup, registration
 from app.accounts.models import Role, User
 from app.errors import LecternError
 from app.extensions import db
+from app.validation import clean_name
 
 users_cli = AppGroup("users", help="Manage user accounts.")
 events_cli = AppGroup("events", help="Inspect and deliver events.")
@@ -47,17 +48,17 @@ def _fail(exc: LecternError) -> None:
 )
 def create_admin(email: str, name: str, password: str) -> None:
     """Create an admin account (verified), or make an existing account admin."""
-    existing = services.find_user_by_email(email)
+    existing = lookup.find_user_by_email(email)
     try:
         if existing is not None:
             existing.role = Role.ADMIN.value
             click.echo(f"{existing.email} already exists; it is now an admin.")
         else:
-            services.check_password_rules(password, email=email, name=name)
-            user = services.do_register(
-                services.clean_email(email),
+            registration.check_password_rules(password, email=email, name=name)
+            user = registration.do_register(
+                registration.clean_email(email),
                 password,
-                services.clean_name(name),
+                clean_name(name),
                 Role.ADMIN,
                 verified=True,
             )
@@ -73,7 +74,7 @@ def create_admin(email: str, name: str, password: str) -> None:
 def set_role(email: str, role: str) -> None:
     """Give the account with EMAIL the ROLE."""
     try:
-        user = services.set_role_by_email(email, role)
+        user = administration.set_role_by_email(email, role)
     except LecternError as exc:
         _fail(exc)
     db.session.commit()
@@ -113,7 +114,7 @@ def reassign(slug: str, email: str) -> None:
     """Give the course SLUG to the instructor with EMAIL (e.g. after an account deletion)."""
     from app.courses import studio
 
-    user = services.find_user_by_email(email)
+    user = lookup.find_user_by_email(email)
     if user is None:
         raise click.ClickException(f"No account with email {email}.")
     try:

@@ -7,7 +7,7 @@ import io
 from dataclasses import dataclass
 from typing import Any
 
-from app.accounts import services as accounts
+from app.accounts import lookup, registration
 from app.accounts.models import Role, User
 from app.courses import learning, quizzes, reviews, studio
 from app.courses.documents import Course
@@ -282,9 +282,9 @@ DRAFTS = [
 def seed_accounts() -> dict[str, User]:
     users = {}
     for email, name, role in DEMO_USERS:
-        user = accounts.find_user_by_email(email)
+        user = lookup.find_user_by_email(email)
         if user is None:
-            user = accounts.do_register(email, DEMO_PASSWORD, name, role, verified=True)
+            user = registration.do_register(email, DEMO_PASSWORD, name, role, verified=True)
         users[email] = user
     db.session.commit()
     return users

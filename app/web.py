@@ -22,7 +22,7 @@ from markupsafe import escape
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as BaseResponse
 
-from app.accounts import services
+from app.accounts import lookup
 from app.accounts.guessing import Client, issue_device_token
 from app.accounts.policies import can, role_of
 from app.accounts.serializers import avatar_url
@@ -37,7 +37,7 @@ def init_app(app: Flask) -> None:
     login_manager.login_message = "Sign in to see that page."
     login_manager.login_message_category = "info"
     login_manager.session_protection = "basic"
-    login_manager.user_loader(services.load_session_user)
+    login_manager.user_loader(lookup.load_session_user)
 
     @app.after_request
     def htmx_redirects(response: Response) -> Response:

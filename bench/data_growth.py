@@ -146,7 +146,7 @@ class Sizes:
 
 
 def run(store: str, repeat: int, sizes: Sizes = Sizes(), quiet: bool = False) -> list[Result]:
-    from app.accounts import services
+    from app.accounts import registration
     from app.courses.documents import Course, Enrollment
     from app.courses.store import drop_all
     from app.extensions import db
@@ -156,7 +156,7 @@ def run(store: str, repeat: int, sizes: Sizes = Sizes(), quiet: bool = False) ->
         app = build_app(store, Path(tmp))
         with app.app_context():
             instrument_documents(type(Course._get_collection()))
-            user = services.do_register("bench@example.com", PASSWORD, "Bench Learner")
+            user = registration.do_register("bench@example.com", PASSWORD, "Bench Learner")
             db.session.commit()
             user_id = str(user.id)
         client = app.test_client()

@@ -225,11 +225,11 @@ class Users:
         name: str = "Test User",
         verified: bool = True,
     ) -> Any:
-        from app.accounts import services
+        from app.accounts import registration
         from app.accounts.models import Role
 
         with self.app.app_context():
-            user = services.do_register(
+            user = registration.do_register(
                 email or f"{role}-{uuid.uuid4().hex[:8]}@example.com",
                 password,
                 name,
@@ -242,19 +242,19 @@ class Users:
             return user
 
     def get(self, user_id: Any) -> Any:
-        from app.accounts import services
+        from app.accounts import lookup
 
         with self.app.app_context():
-            user = services.get_user(user_id)
+            user = lookup.get_user(user_id)
             if user is not None:
                 db.session.expunge(user)
             return user
 
     def get_by_email(self, email: str) -> Any:
-        from app.accounts import services
+        from app.accounts import lookup
 
         with self.app.app_context():
-            user = services.find_user_by_email(email)
+            user = lookup.find_user_by_email(email)
             if user is not None:
                 db.session.expunge(user)
             return user

@@ -32,10 +32,10 @@ def test_events_are_validated_against_their_schema(app):
 
 
 def test_event_exists_only_if_the_change_commits(app, client):
-    from app.accounts import services
+    from app.accounts import registration
 
     with app.app_context():
-        services.do_register("rolled@example.com", PASSWORD, "Rolled Back")
+        registration.do_register("rolled@example.com", PASSWORD, "Rolled Back")
         db.session.rollback()
     assert events_of(app) == []
 
@@ -152,12 +152,12 @@ def test_an_event_recorded_before_a_restart_is_delivered_after(app_factory, outb
 
 
 def test_two_dispatchers_at_once_deliver_each_event_once(app_factory, outbox):
-    from app.accounts import services
+    from app.accounts import registration
 
     first, second = app_factory(), app_factory()
     with first.app_context():
         for i in range(12):
-            services.do_register(f"crowd{i}@example.com", PASSWORD, f"Crowd {i}")
+            registration.do_register(f"crowd{i}@example.com", PASSWORD, f"Crowd {i}")
         db.session.commit()
     errors = []
 

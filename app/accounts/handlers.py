@@ -10,7 +10,7 @@ from typing import Any
 
 from flask import current_app
 
-from app.accounts import services
+from app.accounts import lookup, verification
 from app.events import subscribe
 from app.mail import already_sent, send_mail
 
@@ -22,10 +22,10 @@ def _link(path: str) -> str:
 
 
 def _send_verification(event: dict[str, Any], subject: str) -> None:
-    user = services.get_user(event["data"]["user_id"])
+    user = lookup.get_user(event["data"]["user_id"])
     if user is None or user.email_verified or already_sent(event["id"], "verify_email"):
         return  # deleted, verified since, or sent already: a new token would void its link
-    token = services.create_one_time_token(user, services.VERIFY)
+    token = verification.create_one_time_token(user, verification.VERIFY)
     send_mail(
         user.email,
         subject,
@@ -52,7 +52,7 @@ def on_verification_requested(event: dict[str, Any]) -> None:
 @subscribe("user.email_verified", CONSUMER)
 def on_email_verified(event: dict[str, Any]) -> None:
     """Welcome a user once their address is confirmed."""
-    user = services.get_user(event["data"]["user_id"])
+    user = lookup.get_user(event["data"]["user_id"])
     if user is not None:
         send_mail(
             user.email,
@@ -69,12 +69,12 @@ def on_password_reset_requested(event: dict[str, Any]) -> None:
     """Send a single-use password reset link if the address has an account."""
     data = event["data"]
     if event["version"] == 1:  # recorded before events stopped carrying addresses
-        user = services.find_user_by_email(data["email"])
+        user = lookup.find_user_by_email(data["email"])
     else:
-        user = services.get_user(data["user_id"]) if data["user_id"] else None
+        user = lookup.get_user(data["user_id"]) if data["user_id"] else None
     if user is None or already_sent(event["id"], "reset_password"):
         return
-    token = services.create_one_time_token(user, services.RESET)
+    token = verification.create_one_time_token(user, verification.RESET)
     send_mail(
         user.email,
         "Reset your Lectern password",
@@ -88,7 +88,7 @@ def on_password_reset_requested(event: dict[str, Any]) -> None:
 
 def _notify(event: dict[str, Any], user_id: str, subject: str, template: str, path: str) -> None:
     """Mail a course event to the user it concerns, if the account still exists."""
-    user = services.get_user(user_id)
+    user = lookup.get_user(user_id)
     if user is not None:
         send_mail(
             user.email,

@@ -55,8 +55,9 @@ def _prehash(password: str) -> bytes:
     return base64.b64encode(digest)
 
 
-def hash_password(password: str, rounds: int) -> str:
-    """A bcrypt hash of the whole password."""
+def hash_password(password: str, rounds: int | None = None) -> str:
+    """A bcrypt hash of the whole password (BCRYPT_ROUNDS unless `rounds` is given)."""
+    rounds = rounds or configured_rounds()
     return bcrypt.hashpw(_prehash(password), bcrypt.gensalt(rounds=rounds)).decode("ascii")
 
 
@@ -74,8 +75,17 @@ def check_password(password: str, hashed: str | None) -> bool:
 _DUMMY_HASHES: dict[int, str] = {}
 
 
-def burn_time(rounds: int) -> None:
-    """Spend one bcrypt check's worth of time."""
+def burn_time(rounds: int | None = None) -> None:
+    """Spend one bcrypt check's worth of time (an unknown account costs what a known one
+    does)."""
+    rounds = rounds or configured_rounds()
     if rounds not in _DUMMY_HASHES:
         _DUMMY_HASHES[rounds] = hash_password("dummy-password-for-timing", rounds)
     check_password("not-the-password", _DUMMY_HASHES[rounds])
+
+
+def configured_rounds() -> int:
+    """The bcrypt cost from the settings (BCRYPT_ROUNDS; tests use fewer)."""
+    from flask import current_app
+
+    return int(current_app.config["BCRYPT_ROUNDS"])

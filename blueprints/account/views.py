@@ -8,7 +8,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, flash, redirect, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
-from app.accounts import services
+from app.accounts import profiles
 from app.courses import learning
 from app.errors import ValidationFailed
 from app.extensions import db
@@ -38,7 +38,7 @@ def profile() -> Any:
     status = 200
     if form.validate_on_submit():
         try:
-            services.update_profile(_user(), name=form.name.data, bio=form.bio.data)
+            profiles.update_profile(_user(), name=form.name.data, bio=form.bio.data)
         except ValidationFailed as exc:
             db.session.rollback()
             form_errors(form, exc)
@@ -66,7 +66,7 @@ def avatar() -> Any:
     if form.validate_on_submit():
         try:
             data = read_limited(form.avatar.data.stream, current_app.config["AVATAR_MAX_BYTES"])
-            services.set_avatar(_user(), data)
+            profiles.set_avatar(_user(), data)
         except ImageRejected as exc:
             flash(str(exc), "error")
             return redirect(url_for("account.profile"), 303)
@@ -87,7 +87,7 @@ def avatar() -> Any:
 def delete_avatar() -> Any:
     """Remove the profile picture."""
     if ConfirmForm().validate_on_submit():
-        services.remove_avatar(_user())
+        profiles.remove_avatar(_user())
         db.session.commit()
         flash("Your profile picture is removed.", "info")
     return redirect(url_for("account.profile"), 303)
@@ -100,7 +100,7 @@ def change_password() -> Any:
     status = 200
     if form.validate_on_submit():
         try:
-            services.change_password(
+            profiles.change_password(
                 _user(), form.current_password.data, form.new_password.data, request_client()
             )
         except ValidationFailed as exc:
@@ -124,7 +124,7 @@ def change_password() -> Any:
 @bp.route("/export")
 def export() -> Response:
     """Download everything we hold about the user, as JSON: both contexts' data."""
-    data = services.export_user_data(_user())
+    data = profiles.export_user_data(_user())
     data["learning"] = learning.export_learning_data(str(_user().id))
     body = json.dumps(data, indent=2, default=str)
     return Response(
@@ -141,7 +141,7 @@ def delete() -> Any:
     status = 200
     if form.validate_on_submit():
         try:
-            services.delete_account(_user(), form.password.data, request_client())
+            profiles.delete_account(_user(), form.password.data, request_client())
         except ValidationFailed as exc:
             db.session.rollback()
             form_errors(form, exc)

@@ -10,7 +10,7 @@ from flask_wtf import FlaskForm
 from wtforms import SelectField
 from wtforms.fields.choices import SelectChoice
 
-from app.accounts import services
+from app.accounts import administration, lookup
 from app.accounts.models import Role
 from app.accounts.policies import can
 from app.errors import Conflict, Forbidden, NotFound, ValidationFailed
@@ -46,7 +46,7 @@ def users() -> Any:
     """Search users by name or email (live with htmx, a plain GET form without)."""
     query = request.args.get("q", "", type=str)
     page = min(max(request.args.get("page", 1, type=int) or 1, 1), 100_000)
-    result = services.search_users(current_user, query, page)
+    result = administration.search_users(current_user, query, page)
     return render(
         "admin/users.html", "admin/partials/rows.html", q=query, result=result, role_form=RoleForm
     )
@@ -55,13 +55,13 @@ def users() -> Any:
 @bp.route("/users/<user_id>/role", methods=["POST"])
 def set_role(user_id: str) -> Any:
     """Change one user's role."""
-    target = services.get_user(user_id)
+    target = lookup.get_user(user_id)
     if target is None:
         raise NotFound("No such user.")
     form = RoleForm()
     if form.validate_on_submit():
         try:
-            services.set_role(current_user, target, form.role.data)
+            administration.set_role(current_user, target, form.role.data)
         except (Forbidden, ValidationFailed) as exc:
             db.session.rollback()
             flash(exc.message if not exc.fields else next(iter(exc.fields.values())), "error")

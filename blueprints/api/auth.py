@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import g
 
-from app.accounts import services
+from app.accounts import registration, sessions
 from app.accounts.serializers import user_dict
 from app.errors import Unauthenticated
 from app.extensions import db
@@ -17,7 +17,7 @@ from blueprints.api.core import api_client, route
 E = s.ERROR
 
 
-def _pair(pair: services.TokenPair) -> dict[str, Any]:
+def _pair(pair: sessions.TokenPair) -> dict[str, Any]:
     return {**pair.to_dict(), "user": user_dict(pair.user)}
 
 
@@ -39,7 +39,7 @@ def _pair(pair: services.TokenPair) -> dict[str, Any]:
 )
 def register() -> Any:
     body = g.body
-    user = services.check_register(body["email"], body["password"], body["name"])
+    user = registration.check_register(body["email"], body["password"], body["name"])
     db.session.commit()
     return {"user": user_dict(user)}, 201
 
@@ -60,8 +60,8 @@ def register() -> Any:
     },
 )
 def login() -> Any:
-    user = services.authenticate(g.body["email"], g.body["password"], api_client())
-    pair = services.issue_token_pair(user)
+    user = sessions.authenticate(g.body["email"], g.body["password"], api_client())
+    pair = sessions.issue_token_pair(user)
     db.session.commit()
     return _pair(pair)
 
@@ -83,7 +83,7 @@ def login() -> Any:
 )
 def refresh() -> Any:
     try:
-        pair = services.rotate_refresh_token(g.body["refresh_token"])
+        pair = sessions.rotate_refresh_token(g.body["refresh_token"])
     except Unauthenticated:
         db.session.commit()  # keep the family revocation that reuse detection made
         raise
@@ -103,6 +103,6 @@ def refresh() -> Any:
     responses={204: ("Signed out", None)},
 )
 def logout() -> Any:
-    services.sign_out_with_refresh_token(g.body["refresh_token"])
+    sessions.sign_out_with_refresh_token(g.body["refresh_token"])
     db.session.commit()
     return "", 204

@@ -17,7 +17,7 @@ from flask import g, request
 from jsonschema import Draft202012Validator
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from app.accounts import services
+from app.accounts import sessions
 from app.accounts.guessing import Client
 from app.accounts.tokens import decode_access_token
 from app.errors import LecternError, Unauthenticated, ValidationFailed
@@ -195,7 +195,7 @@ def authenticated_user() -> Any:
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthenticated("Send an access token: Authorization: Bearer <token>.")
     claims = decode_access_token(token.strip())
-    user = services.user_for_access_claims(claims) if claims else None
+    user = sessions.user_for_access_claims(claims) if claims else None
     if user is None:
         raise Unauthenticated("The access token is invalid or has expired.")
     return user

@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import g
 
-from app.accounts import services
+from app.accounts import projects
 from app.accounts.serializers import project_dict
 from app.extensions import db
 from blueprints.api import bp
@@ -26,7 +26,7 @@ ID = [{"name": "project_id", "in": "path", "required": True, "schema": s.UUID}]
     responses={200: ("Projects", s.PROJECT_LIST), 401: ("No valid token", E)},
 )
 def list_projects() -> Any:
-    return {"items": [project_dict(p) for p in services.list_projects(g.api_user)]}
+    return {"items": [project_dict(p) for p in projects.list_projects(g.api_user)]}
 
 
 @route(
@@ -44,7 +44,7 @@ def list_projects() -> Any:
 )
 def create_project() -> Any:
     b = g.body
-    project = services.create_project(
+    project = projects.create_project(
         g.api_user, b["name"], b.get("description"), b.get("course_slug")
     )
     db.session.commit()
@@ -61,7 +61,7 @@ def create_project() -> Any:
     responses={200: ("The project", s.PROJECT_ENVELOPE), 404: ("Unknown or not yours", E)},
 )
 def get_project(project_id: str) -> Any:
-    return {"project": project_dict(services.access_project(g.api_user, project_id))}
+    return {"project": project_dict(projects.access_project(g.api_user, project_id))}
 
 
 @route(
@@ -79,9 +79,9 @@ def get_project(project_id: str) -> Any:
     },
 )
 def put_project(project_id: str) -> Any:
-    project = services.access_project(g.api_user, project_id)
+    project = projects.access_project(g.api_user, project_id)
     b = g.body
-    services.update_project(
+    projects.update_project(
         project,
         name=b.get("name"),
         description=b.get("description"),
@@ -101,6 +101,6 @@ def put_project(project_id: str) -> Any:
     responses={204: ("Deleted", None), 404: ("Unknown or not yours", E)},
 )
 def delete_project(project_id: str) -> Any:
-    services.delete_project(services.access_project(g.api_user, project_id))
+    projects.delete_project(projects.access_project(g.api_user, project_id))
     db.session.commit()
     return "", 204

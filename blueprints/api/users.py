@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import g
 
-from app.accounts import services
+from app.accounts import profiles
 from app.accounts.serializers import user_dict
 from app.extensions import db
 from blueprints.api import bp
@@ -42,7 +42,7 @@ def get_profile() -> Any:
     },
 )
 def put_profile() -> Any:
-    services.update_profile(g.api_user, name=g.body.get("name"), bio=g.body.get("bio"))
+    profiles.update_profile(g.api_user, name=g.body.get("name"), bio=g.body.get("bio"))
     db.session.commit()
     return {"user": user_dict(g.api_user)}
 
@@ -57,6 +57,6 @@ def put_profile() -> Any:
     responses={204: ("Deleted", None), 401: ("No valid token", E), 422: ("Wrong password", E)},
 )
 def delete_account() -> Any:
-    services.delete_account(g.api_user, g.body.get("password"), api_client())
+    profiles.delete_account(g.api_user, g.body.get("password"), api_client())
     db.session.commit()
     return "", 204

@@ -16,7 +16,7 @@ from flask import (
 from flask_login import current_user, login_required, login_user, logout_user
 from htmx_flask import request as hx_request
 
-from app.accounts import services
+from app.accounts import registration, sessions, verification
 from app.errors import Conflict, Unauthenticated, ValidationFailed
 from app.extensions import db, limiter
 from app.ratelimits import address_limit
@@ -55,7 +55,7 @@ def register() -> Any:
     status = 200
     if form.validate_on_submit():
         try:
-            user = services.check_register(form.email.data, form.password.data, form.name.data)
+            user = registration.check_register(form.email.data, form.password.data, form.name.data)
         except (ValidationFailed, Conflict) as exc:
             form_errors(form, exc)
             status = exc.status
@@ -78,7 +78,7 @@ def validate_signup() -> Any:
     on submit, which has the stricter registration rate limit.
     """
     form = RegisterForm()
-    _, problems = services.registration_problems(
+    _, problems = registration.registration_problems(
         form.email.data, form.password.data, form.name.data
     )
     field = hx_request.htmx.trigger_name
@@ -99,7 +99,7 @@ def login() -> Any:
     status = 200
     if form.validate_on_submit():
         try:
-            user = services.authenticate(form.email.data, form.password.data, request_client())
+            user = sessions.authenticate(form.email.data, form.password.data, request_client())
         except Unauthenticated as exc:
             flash(exc.message, "error")
             status = 401
@@ -117,7 +117,7 @@ def logout() -> Any:
     """Sign out here and everywhere else: every session and token of the user ends."""
     form = ConfirmForm()
     if form.validate_on_submit():
-        services.end_all_sessions(current_user._get_current_object())
+        sessions.end_all_sessions(current_user._get_current_object())
         db.session.commit()
         logout_user()
         session.clear()
@@ -131,7 +131,7 @@ def verify_email(token: str) -> Any:
     form = ConfirmForm()
     if form.validate_on_submit():
         try:
-            user = services.verify_email(token)
+            user = verification.verify_email(token)
         except ValidationFailed as exc:
             flash(exc.message, "error")
             return render("auth/verify_email.html", form=form, valid=False, status=400)
@@ -140,7 +140,7 @@ def verify_email(token: str) -> Any:
         if current_user.is_authenticated and current_user.id == user.id:
             return redirect(url_for("main.index"))
         return redirect(url_for("auth.login"))
-    valid = services.peek_one_time_token(token, services.VERIFY) is not None
+    valid = verification.peek_one_time_token(token, verification.VERIFY) is not None
     return render("auth/verify_email.html", form=form, valid=valid, status=200 if valid else 400)
 
 
@@ -151,7 +151,7 @@ def resend_verification() -> Any:
     """Send a new confirmation link to the signed-in user."""
     form = ConfirmForm()
     if form.validate_on_submit():
-        if services.request_verification_email(current_user._get_current_object()):
+        if verification.request_verification_email(current_user._get_current_object()):
             db.session.commit()
             flash(f"We sent a new confirmation link to {current_user.email}.", "success")
         else:
@@ -166,7 +166,7 @@ def forgot_password() -> Any:
     """Ask for a reset link. The answer is the same whether or not the email is known."""
     form = ForgotPasswordForm()
     if form.validate_on_submit():
-        services.request_password_reset(form.email.data)
+        verification.request_password_reset(form.email.data)
         db.session.commit()
         flash(
             "If an account uses that address, we have sent it a link to reset the password. "
@@ -186,7 +186,7 @@ def reset_password(token: str) -> Any:
     status = 200
     if form.validate_on_submit():
         try:
-            services.reset_password(token, form.password.data)
+            verification.reset_password(token, form.password.data)
         except ValidationFailed as exc:
             if "token" in exc.fields:
                 flash(exc.message, "error")
@@ -201,7 +201,7 @@ def reset_password(token: str) -> Any:
             return redirect(url_for("auth.login"))
     elif form.is_submitted():
         status = 422
-    valid = services.peek_one_time_token(token, services.RESET) is not None
+    valid = verification.peek_one_time_token(token, verification.RESET) is not None
     if not valid:
         status = 400
     return render("auth/reset_password.html", form=form, valid=valid, status=status)

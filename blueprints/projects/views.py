@@ -7,7 +7,7 @@ from typing import Any
 from flask import Blueprint, flash, redirect, url_for
 from flask_login import current_user, login_required
 
-from app.accounts import services
+from app.accounts import projects
 from app.errors import ValidationFailed
 from app.extensions import db
 from app.web import form_errors, render
@@ -30,7 +30,7 @@ def _user() -> Any:
 @bp.route("/")
 def index() -> Any:
     """The user's projects, newest first."""
-    return render("projects/index.html", projects=services.list_projects(_user()))
+    return render("projects/index.html", projects=projects.list_projects(_user()))
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -40,7 +40,7 @@ def create() -> Any:
     status = 200
     if form.validate_on_submit():
         try:
-            project = services.create_project(
+            project = projects.create_project(
                 _user(), form.name.data, form.description.data, form.course_slug.data
             )
         except ValidationFailed as exc:
@@ -59,19 +59,19 @@ def create() -> Any:
 @bp.route("/<project_id>")
 def show(project_id: str) -> Any:
     """One project."""
-    project = services.access_project(_user(), project_id)
+    project = projects.access_project(_user(), project_id)
     return render("projects/show.html", project=project)
 
 
 @bp.route("/<project_id>/edit", methods=["GET", "POST"])
 def edit(project_id: str) -> Any:
     """Edit a project."""
-    project = services.access_project(_user(), project_id)
+    project = projects.access_project(_user(), project_id)
     form = ProjectForm(obj=project)
     status = 200
     if form.validate_on_submit():
         try:
-            services.update_project(
+            projects.update_project(
                 project,
                 name=form.name.data,
                 description=form.description.data or "",
@@ -93,11 +93,11 @@ def edit(project_id: str) -> Any:
 @bp.route("/<project_id>/delete", methods=["GET", "POST"])
 def delete(project_id: str) -> Any:
     """Say what goes and ask (GET); delete the project (POST)."""
-    project = services.access_project(_user(), project_id)
+    project = projects.access_project(_user(), project_id)
     form = ConfirmForm()
     if form.validate_on_submit():
         name = project.name  # a deleted row's attributes are gone after the commit
-        services.delete_project(project)
+        projects.delete_project(project)
         db.session.commit()
         flash(f"Project “{name}” deleted.", "info")
         return redirect(url_for("projects.index"), 303)

@@ -24,14 +24,14 @@ def test_two_relays_publish_each_event_once_and_in_order(app_factory, private_ka
     private_kafka_broker.create_topics(all_topics())
     first = app_factory(KAFKA_BOOTSTRAP_SERVERS=private_kafka_broker.bootstrap, EVENT_BUS="kafka")
     second = app_factory(KAFKA_BOOTSTRAP_SERVERS=private_kafka_broker.bootstrap, EVENT_BUS="kafka")
-    from app.accounts import services
+    from app.accounts import profiles, registration
 
     with first.app_context():
         for i in range(40):
-            user = services.do_register(f"u{i}@example.com", PASSWORD, f"User {i}")
+            user = registration.do_register(f"u{i}@example.com", PASSWORD, f"User {i}")
             db.session.commit()
             for _ in range(2):  # several events of one key, to check their order
-                services.update_profile(user, name=f"User {i} {_}")
+                profiles.update_profile(user, name=f"User {i} {_}")
                 db.session.commit()
     errors: list[BaseException] = []
 

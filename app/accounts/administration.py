@@ -1,0 +1,78 @@
+"""Administration: roles, and finding users."""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from sqlalchemy import func, or_, select
+
+from app.accounts.lookup import find_user_by_email
+from app.accounts.models import Role, User
+from app.errors import Forbidden, NotFound, ValidationFailed
+from app.extensions import db
+from app.pagination import Page
+
+log = logging.getLogger(__name__)
+
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _require(actor: Any, action: str) -> None:
+    from app.accounts.policies import can
+
+    if not can(actor, action):
+        raise Forbidden()
+
+
+def set_role(actor: Any, target: User, role: Any) -> User:
+    """Change `target`'s role; only admins, and never their own (no self lock-out)."""
+    _require(actor, "admin.users.set_role")
+    if role not in {r.value for r in Role}:
+        raise ValidationFailed(
+            fields={"role": "Choose one of admin, moderator, instructor, learner."}
+        )
+    if target.id == actor.id:
+        raise Forbidden("You cannot change your own role.")
+    if target.role != role:
+        target.role = role
+        log.info("role changed", extra={"user_id": str(target.id), "role": role})
+    return target
+
+
+def set_role_by_email(email: str, role: str) -> User:
+    """CLI: change a role without an acting user (the operator is the authority)."""
+    user = find_user_by_email(email)
+    if user is None:
+        raise NotFound(f"No account with email {email}.")
+    if role not in {r.value for r in Role}:
+        raise ValidationFailed(
+            fields={"role": "Choose one of admin, moderator, instructor, learner."}
+        )
+    user.role = role
+    return user
+
+
+def search_users(actor: Any, query: str = "", page: int = 1, per_page: int = 25) -> Page:
+    """Admin: users whose name or email contains `query`, newest first."""
+    _require(actor, "admin.users.view")
+    page = min(max(1, page), 100_000)
+    per_page = min(max(1, per_page), 100)
+    stmt = select(User)
+    count = select(func.count()).select_from(User)
+    query = _UNPRINTABLE.sub("", query or "").strip()[:100]
+    if query:
+        like = (
+            "%" + query.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        )
+        cond = or_(
+            User.email_key.like(like, escape="\\"),
+            func.lower(User.name).like(like, escape="\\"),
+        )
+        stmt, count = stmt.where(cond), count.where(cond)
+    total = db.session.scalar(count) or 0
+    items = db.session.scalars(
+        stmt.order_by(User.created_at.desc(), User.id).offset((page - 1) * per_page).limit(per_page)
+    ).all()
+    return Page(list(items), page, per_page, total)
