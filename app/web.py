@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from flask import (
+    Blueprint,
     Flask,
     Response,
+    abort,
     current_app,
     flash,
     jsonify,
     make_response,
     render_template,
     request,
+    session,
 )
+from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf.csrf import CSRFError
 from htmx_flask import request as hx_request
 from markupsafe import escape
@@ -26,8 +31,9 @@ from app.accounts import lookup
 from app.accounts.guessing import Client, issue_device_token
 from app.accounts.policies import can, role_of
 from app.accounts.serializers import avatar_url
-from app.errors import LecternError, RateLimited
-from app.extensions import client_address, login_manager
+from app.errors import Conflict, LecternError, RateLimited, Unauthenticated, ValidationFailed
+from app.extensions import client_address, db, login_manager
+from app.security import start_session_clock
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +106,57 @@ def render(
         for header in PARTIAL_REQUEST_HEADERS:
             response.vary.add(header)
     return response
+
+
+def signed_in_user() -> Any:
+    """The signed-in user object itself (not flask-login's proxy), for services."""
+    return current_user._get_current_object()  # type: ignore[attr-defined]
+
+
+def guard_blueprint(bp: Blueprint, allowed: Callable[[Any], bool] | None = None) -> None:
+    """Every page of `bp` needs a signed-in user (guests are sent to sign in) and, with
+    `allowed`, one it approves of (others get 403)."""
+
+    @bp.before_request
+    @login_required
+    def guard() -> None:
+        if allowed is not None and not allowed(current_user):
+            abort(403)
+
+
+def submit_form(form: Any, action: Callable[[], Any]) -> tuple[Any | None, int]:
+    """Run a form post through a service: `action()` (which commits and returns the
+    response) when the form is valid. Otherwise, or when the service refuses the change
+    (its changes rolled back, its field errors shown on the form), None and the status
+    to show the form again with: 200 before it is sent, 422 when it is not valid, or the
+    service's own status (401 for wrong credentials, 409 for a conflict)."""
+    if form.validate_on_submit():
+        try:
+            return action(), 200
+        except (ValidationFailed, Conflict, Unauthenticated) as exc:
+            db.session.rollback()
+            form_errors(form, exc)
+            return None, exc.status
+    return None, 422 if form.is_submitted() else 200
+
+
+def flash_error(exc: LecternError) -> None:
+    """Tell the user why a service refused: the first field's message, or the general one."""
+    flash(next(iter(exc.fields.values()), exc.message) if exc.fields else exc.message, "error")
+
+
+def start_session(user: Any) -> None:
+    """A fresh session for `user`: nothing of the previous one carries over, and the idle
+    and absolute timeouts start now."""
+    session.clear()
+    login_user(user)
+    start_session_clock()
+
+
+def end_session() -> None:
+    """Sign this browser out and forget its session."""
+    logout_user()
+    session.clear()
 
 
 def form_errors(form: Any, exc: LecternError) -> None:

@@ -34,6 +34,7 @@ from app.timeutil import as_utc, utcnow
 from app.validation import clean_choice, clean_int, clean_name, clean_slug, clean_text, collect
 
 TITLE_MAX = 200
+NOTE_MAX = 2000  # a moderator's note to the instructor
 DESCRIPTION_MAX = 20_000
 BODY_MAX = 100_000
 MAX_SECTIONS = 200
@@ -601,7 +602,10 @@ def reject(actor: Any, course: Course, note: Any) -> None:
     if not policies.can_moderate(actor):
         raise Forbidden()
     _transition(
-        course, ("in_review",), "draft", review_note=clean_text(note, "note", 2000, required=True)
+        course,
+        ("in_review",),
+        "draft",
+        review_note=clean_text(note, "note", NOTE_MAX, required=True),
     )
 
 
@@ -609,7 +613,7 @@ def unpublish(actor: Any, course: Course, note: Any = "") -> None:
     """Take a published course out of the catalog (its instructor or a moderator)."""
     if not (policies.can_edit(actor, course) or policies.can_moderate(actor)):
         raise Forbidden()
-    note = clean_text(note, "note", 2000)
+    note = clean_text(note, "note", NOTE_MAX)
     if not note and not policies.owns(actor, course):
         note = "Unpublished by a moderator."  # the instructor always learns why it went
     _transition(course, ("published",), "unpublished", review_note=note)

@@ -5,51 +5,48 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import Blueprint, Response, current_app, flash, redirect, session, url_for
-from flask_login import current_user, login_required, login_user, logout_user
+from flask import Blueprint, Response, current_app, flash, redirect, url_for
+from flask_login import current_user
 
 from app.accounts import profiles
 from app.courses import learning
 from app.errors import ValidationFailed
 from app.extensions import db
 from app.media.images import ImageRejected, read_limited
-from app.security import start_session_clock
-from app.web import form_errors, render, request_client
+from app.web import (
+    end_session,
+    flash_error,
+    guard_blueprint,
+    render,
+    request_client,
+    signed_in_user,
+    start_session,
+    submit_form,
+)
 from blueprints.account.forms import AvatarForm, ChangePasswordForm, DeleteAccountForm, ProfileForm
-from blueprints.auth.forms import ConfirmForm
+from blueprints.forms import ConfirmForm
 
 bp = Blueprint("account", __name__, url_prefix="/account")
+guard_blueprint(bp)  # every page here is the signed-in user's own
 
 
-@bp.before_request
-@login_required
-def require_login() -> None:
-    """Every page here is the signed-in user's own."""
-
-
-def _user() -> Any:
-    return current_user._get_current_object()
+def _to_profile() -> Any:
+    return redirect(url_for("account.profile"), 303)
 
 
 @bp.route("/profile", methods=["GET", "POST"])
 def profile() -> Any:
     """Edit name and bio."""
-    form = ProfileForm(obj=_user())
-    status = 200
-    if form.validate_on_submit():
-        try:
-            profiles.update_profile(_user(), name=form.name.data, bio=form.bio.data)
-        except ValidationFailed as exc:
-            db.session.rollback()
-            form_errors(form, exc)
-            status = 422
-        else:
-            db.session.commit()
-            flash("Your profile is saved.", "success")
-            return redirect(url_for("account.profile"))
-    elif form.is_submitted():
-        status = 422
-    return render(
+    form = ProfileForm(obj=signed_in_user())
+
+    def save() -> Any:
+        profiles.update_profile(signed_in_user(), name=form.name.data, bio=form.bio.data)
+        db.session.commit()
+        flash("Your profile is saved.", "success")
+        return redirect(url_for("account.profile"))
+
+    done, status = submit_form(form, save)
+    return done or render(
         "account/profile.html",
         "account/partials/profile_form.html",
         status,
@@ -66,66 +63,57 @@ def avatar() -> Any:
     if form.validate_on_submit():
         try:
             data = read_limited(form.avatar.data.stream, current_app.config["AVATAR_MAX_BYTES"])
-            profiles.set_avatar(_user(), data)
+            profiles.set_avatar(signed_in_user(), data)
         except ImageRejected as exc:
             flash(str(exc), "error")
-            return redirect(url_for("account.profile"), 303)
+            return _to_profile()
         except ValidationFailed as exc:
             db.session.rollback()
-            flash(next(iter(exc.fields.values()), exc.message), "error")
-            return redirect(url_for("account.profile"), 303)
+            flash_error(exc)
+            return _to_profile()
         db.session.commit()
         flash("Your profile picture is updated.", "success")
     else:
         for errors in form.errors.values():
             for message in errors:
                 flash(str(message), "error")
-    return redirect(url_for("account.profile"), 303)
+    return _to_profile()
 
 
 @bp.route("/avatar/delete", methods=["POST"])
 def delete_avatar() -> Any:
     """Remove the profile picture."""
     if ConfirmForm().validate_on_submit():
-        profiles.remove_avatar(_user())
+        profiles.remove_avatar(signed_in_user())
         db.session.commit()
         flash("Your profile picture is removed.", "info")
-    return redirect(url_for("account.profile"), 303)
+    return _to_profile()
 
 
 @bp.route("/password", methods=["GET", "POST"])
 def change_password() -> Any:
     """Change the password; every other session and every token ends."""
     form = ChangePasswordForm()
-    status = 200
-    if form.validate_on_submit():
-        try:
-            profiles.change_password(
-                _user(), form.current_password.data, form.new_password.data, request_client()
-            )
-        except ValidationFailed as exc:
-            db.session.rollback()
-            form_errors(form, exc)
-            status = 422
-        else:
-            db.session.commit()
-            # This session lives on under the new epoch; all the others are gone.
-            user = _user()
-            session.clear()
-            login_user(user)
-            start_session_clock()
-            flash("Your password is changed. Other devices have been signed out.", "success")
-            return redirect(url_for("account.profile"))
-    elif form.is_submitted():
-        status = 422
-    return render("account/password.html", form=form, status=status)
+
+    def change() -> Any:
+        user = signed_in_user()
+        profiles.change_password(
+            user, form.current_password.data, form.new_password.data, request_client()
+        )
+        db.session.commit()
+        start_session(user)  # this session lives on under the new epoch; the others are gone
+        flash("Your password is changed. Other devices have been signed out.", "success")
+        return redirect(url_for("account.profile"))
+
+    done, status = submit_form(form, change)
+    return done or render("account/password.html", form=form, status=status)
 
 
 @bp.route("/export")
 def export() -> Response:
     """Download everything we hold about the user, as JSON: both contexts' data."""
-    data = profiles.export_user_data(_user())
-    data["learning"] = learning.export_learning_data(str(_user().id))
+    data = profiles.export_user_data(signed_in_user())
+    data["learning"] = learning.export_learning_data(str(current_user.id))
     body = json.dumps(data, indent=2, default=str)
     return Response(
         body,
@@ -138,20 +126,13 @@ def export() -> Response:
 def delete() -> Any:
     """Delete the account and all its data, after the password is confirmed."""
     form = DeleteAccountForm()
-    status = 200
-    if form.validate_on_submit():
-        try:
-            profiles.delete_account(_user(), form.password.data, request_client())
-        except ValidationFailed as exc:
-            db.session.rollback()
-            form_errors(form, exc)
-            status = 422
-        else:
-            db.session.commit()
-            logout_user()
-            session.clear()
-            flash("Your account and all its data have been deleted.", "info")
-            return redirect(url_for("main.index"))
-    elif form.is_submitted():
-        status = 422
-    return render("account/delete.html", form=form, status=status)
+
+    def delete_everything() -> Any:
+        profiles.delete_account(signed_in_user(), form.password.data, request_client())
+        db.session.commit()
+        end_session()
+        flash("Your account and all its data have been deleted.", "info")
+        return redirect(url_for("main.index"))
+
+    done, status = submit_form(form, delete_everything)
+    return done or render("account/delete.html", form=form, status=status)

@@ -24,7 +24,7 @@ from app.events.admin import (
 )
 from app.extensions import db
 from app.web import render
-from blueprints.auth.forms import ConfirmForm
+from blueprints.forms import ConfirmForm
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 

@@ -34,7 +34,3 @@ class ResetPasswordForm(FlaskForm):
         validators=[InputRequired(), Length(max=1024)],
         description="At least 12 characters.",
     )
-
-
-class ConfirmForm(FlaskForm):
-    """A button that only needs CSRF protection."""

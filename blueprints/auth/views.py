@@ -4,31 +4,31 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import (
-    Blueprint,
-    flash,
-    redirect,
-    render_template,
-    request,
-    session,
-    url_for,
-)
-from flask_login import current_user, login_required, login_user, logout_user
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
 from htmx_flask import request as hx_request
 
 from app.accounts import registration, sessions, verification
-from app.errors import Conflict, Unauthenticated, ValidationFailed
+from app.errors import ValidationFailed
 from app.extensions import db, limiter
 from app.ratelimits import address_limit
-from app.security import start_session_clock
-from app.web import form_errors, remember_device, render, request_client, safe_next
+from app.web import (
+    end_session,
+    remember_device,
+    render,
+    request_client,
+    safe_next,
+    signed_in_user,
+    start_session,
+    submit_form,
+)
 from blueprints.auth.forms import (
-    ConfirmForm,
     ForgotPasswordForm,
     LoginForm,
     RegisterForm,
     ResetPasswordForm,
 )
+from blueprints.forms import ConfirmForm
 
 bp = Blueprint("auth", __name__)
 
@@ -36,11 +36,8 @@ bp = Blueprint("auth", __name__)
 _limit = address_limit
 
 
-def _sign_in(user: Any) -> None:
-    """A fresh session for the user: nothing from the anonymous session carries over."""
-    session.clear()
-    login_user(user)
-    start_session_clock()
+def _home() -> str:
+    return url_for("main.index")
 
 
 @bp.route("/signup", methods=["GET", "POST"])
@@ -48,25 +45,22 @@ def _sign_in(user: Any) -> None:
 def register() -> Any:
     """Create an account; a verification email follows."""
     if current_user.is_authenticated:
-        return redirect(url_for("main.index"))
+        return redirect(_home())
     form = RegisterForm()
     if request.method == "GET":
         form.next.data = safe_next(request.args.get("next"), "")
-    status = 200
-    if form.validate_on_submit():
-        try:
-            user = registration.check_register(form.email.data, form.password.data, form.name.data)
-        except (ValidationFailed, Conflict) as exc:
-            form_errors(form, exc)
-            status = exc.status
-        else:
-            db.session.commit()
-            _sign_in(user)
-            flash(f"Welcome, {user.name}! We sent a confirmation link to {user.email}.", "success")
-            return remember_device(redirect(safe_next(form.next.data, url_for("main.index"))), user)
-    elif form.is_submitted():
-        status = 422
-    return render("auth/register.html", "auth/partials/register_form.html", status, form=form)
+
+    def create() -> Any:
+        user = registration.check_register(form.email.data, form.password.data, form.name.data)
+        db.session.commit()
+        start_session(user)
+        flash(f"Welcome, {user.name}! We sent a confirmation link to {user.email}.", "success")
+        return remember_device(redirect(safe_next(form.next.data, _home())), user)
+
+    done, status = submit_form(form, create)
+    return done or render(
+        "auth/register.html", "auth/partials/register_form.html", status, form=form
+    )
 
 
 @bp.route("/signup/validate", methods=["POST"])
@@ -95,34 +89,27 @@ def login() -> Any:
     if request.method == "GET":
         form.next.data = safe_next(request.args.get("next"), "")
     if current_user.is_authenticated:
-        return redirect(safe_next(form.next.data, url_for("main.index")))
-    status = 200
-    if form.validate_on_submit():
-        try:
-            user = sessions.authenticate(form.email.data, form.password.data, request_client())
-        except Unauthenticated as exc:
-            flash(exc.message, "error")
-            status = 401
-        else:
-            _sign_in(user)
-            return remember_device(redirect(safe_next(form.next.data, url_for("main.index"))), user)
-    elif form.is_submitted():
-        status = 422
-    return render("auth/login.html", "auth/partials/login_form.html", status, form=form)
+        return redirect(safe_next(form.next.data, _home()))
+
+    def sign_in() -> Any:
+        user = sessions.authenticate(form.email.data, form.password.data, request_client())
+        start_session(user)
+        return remember_device(redirect(safe_next(form.next.data, _home())), user)
+
+    done, status = submit_form(form, sign_in)
+    return done or render("auth/login.html", "auth/partials/login_form.html", status, form=form)
 
 
 @bp.route("/signout", methods=["POST"])
 @login_required
 def logout() -> Any:
     """Sign out here and everywhere else: every session and token of the user ends."""
-    form = ConfirmForm()
-    if form.validate_on_submit():
-        sessions.end_all_sessions(current_user._get_current_object())
+    if ConfirmForm().validate_on_submit():
+        sessions.end_all_sessions(signed_in_user())
         db.session.commit()
-        logout_user()
-        session.clear()
+        end_session()
         flash("You are signed out.", "info")
-    return redirect(url_for("main.index"))
+    return redirect(_home())
 
 
 @bp.route("/verify-email/<token>", methods=["GET", "POST"])
@@ -138,7 +125,7 @@ def verify_email(token: str) -> Any:
         db.session.commit()
         flash("Your email address is confirmed. Thank you!", "success")
         if current_user.is_authenticated and current_user.id == user.id:
-            return redirect(url_for("main.index"))
+            return redirect(_home())
         return redirect(url_for("auth.login"))
     valid = verification.peek_one_time_token(token, verification.VERIFY) is not None
     return render("auth/verify_email.html", form=form, valid=valid, status=200 if valid else 400)
@@ -151,7 +138,7 @@ def resend_verification() -> Any:
     """Send a new confirmation link to the signed-in user."""
     form = ConfirmForm()
     if form.validate_on_submit():
-        if verification.request_verification_email(current_user._get_current_object()):
+        if verification.request_verification_email(signed_in_user()):
             db.session.commit()
             flash(f"We sent a new confirmation link to {current_user.email}.", "success")
         else:
@@ -165,7 +152,8 @@ def resend_verification() -> Any:
 def forgot_password() -> Any:
     """Ask for a reset link. The answer is the same whether or not the email is known."""
     form = ForgotPasswordForm()
-    if form.validate_on_submit():
+
+    def ask() -> Any:
         verification.request_password_reset(form.email.data)
         db.session.commit()
         flash(
@@ -174,34 +162,27 @@ def forgot_password() -> Any:
             "info",
         )
         return redirect(url_for("auth.login"))
-    return render(
-        "auth/forgot_password.html", form=form, status=422 if form.is_submitted() else 200
-    )
+
+    done, status = submit_form(form, ask)
+    return done or render("auth/forgot_password.html", form=form, status=status)
 
 
 @bp.route("/reset-password/<token>", methods=["GET", "POST"])
 def reset_password(token: str) -> Any:
     """Choose a new password with a reset link; every session and token ends."""
     form = ResetPasswordForm()
-    status = 200
-    if form.validate_on_submit():
-        try:
-            verification.reset_password(token, form.password.data)
-        except ValidationFailed as exc:
-            if "token" in exc.fields:
-                flash(exc.message, "error")
-                return redirect(url_for("auth.forgot_password"))
-            form_errors(form, exc)
-            status = 422
-        else:
-            db.session.commit()
-            logout_user()
-            session.clear()
-            flash("Your password is changed. Sign in with the new one.", "success")
-            return redirect(url_for("auth.login"))
-    elif form.is_submitted():
-        status = 422
-    valid = verification.peek_one_time_token(token, verification.RESET) is not None
-    if not valid:
-        status = 400
-    return render("auth/reset_password.html", form=form, valid=valid, status=status)
+    if verification.peek_one_time_token(token, verification.RESET) is None:
+        if form.is_submitted():
+            flash("This link is invalid or has expired. Ask for a new one.", "error")
+            return redirect(url_for("auth.forgot_password"))
+        return render("auth/reset_password.html", form=form, valid=False, status=400)
+
+    def choose() -> Any:
+        verification.reset_password(token, form.password.data)
+        db.session.commit()
+        end_session()
+        flash("Your password is changed. Sign in with the new one.", "success")
+        return redirect(url_for("auth.login"))
+
+    done, status = submit_form(form, choose)
+    return done or render("auth/reset_password.html", form=form, valid=True, status=status)

@@ -9,9 +9,9 @@ from flask_login import current_user, login_required
 
 from app.courses import catalog, learning, reviews
 from app.errors import LecternError, ValidationFailed
-from app.web import render
-from blueprints.auth.forms import ConfirmForm
+from app.web import flash_error, render
 from blueprints.courses.forms import ReviewForm
+from blueprints.forms import ConfirmForm
 
 bp = Blueprint("courses", __name__)
 
@@ -77,7 +77,7 @@ def review(slug: str) -> Any:
         try:
             reviews.check_review(current_user, course, form.rating.data, form.body.data)
         except ValidationFailed as exc:
-            flash(next(iter(exc.fields.values()), exc.message), "error")
+            flash_error(exc)
         else:
             flash("Thank you for your review.", "success")
     else:

@@ -11,7 +11,7 @@ from app.courses import catalog, learning, quizzes
 from app.errors import Conflict, RateLimited, ValidationFailed
 from app.text import render_markdown
 from app.web import is_partial_request, render
-from blueprints.auth.forms import ConfirmForm
+from blueprints.forms import ConfirmForm
 
 bp = Blueprint("learn", __name__)
 

@@ -5,23 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, request, url_for
-from flask_login import current_user, login_required
+from flask_login import current_user
 
 from app.courses import catalog, policies, reviews, studio
 from app.errors import Conflict, ValidationFailed
-from app.web import render
-from blueprints.auth.forms import ConfirmForm
-from blueprints.studio.forms import NoteForm
+from app.web import flash_error, guard_blueprint, render
+from blueprints.forms import ConfirmForm, NoteForm
 
 bp = Blueprint("moderation", __name__, url_prefix="/moderation")
 
 
-@bp.before_request
-@login_required
-def require_staff() -> None:
-    """Moderators and admins only."""
-    if not policies.can_moderate(current_user):
-        abort(403)
+guard_blueprint(bp, policies.can_moderate)  # moderators and admins only
 
 
 @bp.route("/")
@@ -54,7 +48,7 @@ def decide(slug: str) -> Any:
         else:
             abort(400)
     except (ValidationFailed, Conflict) as exc:
-        flash(next(iter(exc.fields.values()), exc.message) if exc.fields else exc.message, "error")
+        flash_error(exc)
     return redirect(url_for("moderation.queue"), 303)
 
 
@@ -81,9 +75,7 @@ def unpublish(slug: str) -> Any:
         try:
             studio.unpublish(current_user, course, form.note.data or "")
         except (ValidationFailed, Conflict) as exc:
-            flash(
-                next(iter(exc.fields.values()), exc.message) if exc.fields else exc.message, "error"
-            )
+            flash_error(exc)
         else:
             flash(f"“{course.title}” is unpublished.", "info")
         return redirect(url_for("courses.show", slug=course.slug), 303)

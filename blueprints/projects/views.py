@@ -5,95 +5,72 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, flash, redirect, url_for
-from flask_login import current_user, login_required
 
 from app.accounts import projects
-from app.errors import ValidationFailed
 from app.extensions import db
-from app.web import form_errors, render
-from blueprints.auth.forms import ConfirmForm
+from app.web import guard_blueprint, render, signed_in_user, submit_form
+from blueprints.forms import ConfirmForm
 from blueprints.projects.forms import ProjectForm
 
 bp = Blueprint("projects", __name__, url_prefix="/projects")
-
-
-@bp.before_request
-@login_required
-def require_login() -> None:
-    """Projects belong to signed-in users."""
-
-
-def _user() -> Any:
-    return current_user._get_current_object()
+guard_blueprint(bp)  # projects belong to signed-in users
 
 
 @bp.route("/")
 def index() -> Any:
     """The user's projects, newest first."""
-    return render("projects/index.html", projects=projects.list_projects(_user()))
+    return render("projects/index.html", projects=projects.list_projects(signed_in_user()))
 
 
 @bp.route("/new", methods=["GET", "POST"])
 def create() -> Any:
     """Start a new project."""
     form = ProjectForm()
-    status = 200
-    if form.validate_on_submit():
-        try:
-            project = projects.create_project(
-                _user(), form.name.data, form.description.data, form.course_slug.data
-            )
-        except ValidationFailed as exc:
-            db.session.rollback()
-            form_errors(form, exc)
-            status = 422
-        else:
-            db.session.commit()
-            flash("Project created.", "success")
-            return redirect(url_for("projects.show", project_id=project.id))
-    elif form.is_submitted():
-        status = 422
-    return render("projects/form.html", form=form, project=None, status=status)
+
+    def start() -> Any:
+        project = projects.create_project(
+            signed_in_user(), form.name.data, form.description.data, form.course_slug.data
+        )
+        db.session.commit()
+        flash("Project created.", "success")
+        return redirect(url_for("projects.show", project_id=project.id))
+
+    done, status = submit_form(form, start)
+    return done or render("projects/form.html", form=form, project=None, status=status)
 
 
 @bp.route("/<project_id>")
 def show(project_id: str) -> Any:
     """One project."""
-    project = projects.access_project(_user(), project_id)
+    project = projects.access_project(signed_in_user(), project_id)
     return render("projects/show.html", project=project)
 
 
 @bp.route("/<project_id>/edit", methods=["GET", "POST"])
 def edit(project_id: str) -> Any:
     """Edit a project."""
-    project = projects.access_project(_user(), project_id)
+    project = projects.access_project(signed_in_user(), project_id)
     form = ProjectForm(obj=project)
-    status = 200
-    if form.validate_on_submit():
-        try:
-            projects.update_project(
-                project,
-                name=form.name.data,
-                description=form.description.data or "",
-                course_slug=form.course_slug.data or None,
-            )
-        except ValidationFailed as exc:
-            db.session.rollback()
-            form_errors(form, exc)
-            status = 422
-        else:
-            db.session.commit()
-            flash("Project saved.", "success")
-            return redirect(url_for("projects.show", project_id=project.id))
-    elif form.is_submitted():
-        status = 422
-    return render("projects/form.html", form=form, project=project, status=status)
+
+    def save() -> Any:
+        projects.update_project(
+            project,
+            name=form.name.data,
+            description=form.description.data or "",
+            course_slug=form.course_slug.data or None,
+        )
+        db.session.commit()
+        flash("Project saved.", "success")
+        return redirect(url_for("projects.show", project_id=project.id))
+
+    done, status = submit_form(form, save)
+    return done or render("projects/form.html", form=form, project=project, status=status)
 
 
 @bp.route("/<project_id>/delete", methods=["GET", "POST"])
 def delete(project_id: str) -> Any:
     """Say what goes and ask (GET); delete the project (POST)."""
-    project = projects.access_project(_user(), project_id)
+    project = projects.access_project(signed_in_user(), project_id)
     form = ConfirmForm()
     if form.validate_on_submit():
         name = project.name  # a deleted row's attributes are gone after the commit

@@ -95,10 +95,6 @@ class MediaForm(FlaskForm):
     file = FileField("File", description="Video (MP4, WebM), PDF, or any file to download.")
 
 
-class NoteForm(FlaskForm):
-    note = TextAreaField("Note to the instructor", validators=[Optional(), Length(max=2000)])
-
-
 def parse_quiz_text(text: str) -> list[dict[str, Any]]:
     """'? prompt' / '* right' / '- wrong' / '> explanation' blocks into question dicts."""
     questions: list[dict[str, Any]] = []

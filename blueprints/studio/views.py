@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, redirect, request, url_for
-from flask_login import current_user, login_required
+from flask_login import current_user
 
 from app.courses import policies, quizzes, stats, studio
-from app.errors import Conflict, LecternError, NotFound, ValidationFailed
+from app.courses.documents import KINDS, Course
+from app.errors import Conflict, NotFound, ValidationFailed
 from app.media.images import ImageRejected, read_limited
-from app.web import form_errors, render
-from blueprints.auth.forms import ConfirmForm
+from app.web import flash_error, guard_blueprint, render, submit_form
+from blueprints.forms import ConfirmForm
 from blueprints.studio.charts import bar_chart, column_chart
 from blueprints.studio.forms import (
     CourseForm,
@@ -25,20 +27,11 @@ from blueprints.studio.forms import (
 bp = Blueprint("studio", __name__, url_prefix="/studio")
 
 
-@bp.before_request
-@login_required
-def require_author() -> None:
-    """Instructors and admins only."""
-    if not policies.can_author(current_user):
-        abort(403)
+guard_blueprint(bp, policies.can_author)  # instructors and admins only
 
 
 def _back(slug: str, anchor: str | None = None) -> Any:
     return redirect(url_for("studio.edit", slug=slug, _anchor=anchor), 303)
-
-
-def _flash_error(exc: LecternError) -> None:
-    flash(next(iter(exc.fields.values()), exc.message) if exc.fields else exc.message, "error")
 
 
 @bp.route("/")
@@ -51,19 +44,14 @@ def index() -> Any:
 def create() -> Any:
     """Start a new course (a draft)."""
     form = CourseForm()
-    status = 200
-    if form.validate_on_submit():
-        try:
-            course = studio.create_course(current_user, form.data)
-        except (ValidationFailed, Conflict) as exc:
-            form_errors(form, exc)
-            status = exc.status
-        else:
-            flash("Course created. Add sections and lessons next.", "success")
-            return _back(course.slug)
-    elif form.is_submitted():
-        status = 422
-    return render("studio/course_form.html", form=form, course=None, status=status)
+
+    def start() -> Any:
+        course = studio.create_course(current_user, form.data)
+        flash("Course created. Add sections and lessons next.", "success")
+        return _back(course.slug)
+
+    done, status = submit_form(form, start)
+    return done or render("studio/course_form.html", form=form, course=None, status=status)
 
 
 @bp.route("/<slug>", methods=["GET", "POST"])
@@ -73,19 +61,14 @@ def edit(slug: str) -> Any:
     form = CourseForm(obj=course)
     if request.method == "GET":
         form.tags.data = ", ".join(course.tags)  # the list, as the text field shows it
-    status = 200
-    if form.validate_on_submit():
-        try:
-            studio.update_course(course, form.data)
-        except ValidationFailed as exc:
-            form_errors(form, exc)
-            status = 422
-        else:
-            flash("Course details saved.", "success")
-            return _back(course.slug)
-    elif form.is_submitted():
-        status = 422
-    return render(
+
+    def save() -> Any:
+        studio.update_course(course, form.data)
+        flash("Course details saved.", "success")
+        return _back(course.slug)
+
+    done, status = submit_form(form, save)
+    return done or render(
         "studio/edit.html",
         form=form,
         course=course,
@@ -93,6 +76,7 @@ def edit(slug: str) -> Any:
         confirm=ConfirmForm(),
         media_form=MediaForm(),
         trash=studio.trash_entries(course),
+        title_max=studio.TITLE_MAX,
         status=status,
     )
 
@@ -109,7 +93,7 @@ def cover(slug: str) -> Any:
         except ImageRejected as exc:
             flash(str(exc), "error")
         except ValidationFailed as exc:
-            _flash_error(exc)
+            flash_error(exc)
         else:
             flash("Cover image updated.", "success")
     return _back(course.slug)
@@ -123,7 +107,7 @@ def add_section(slug: str) -> Any:
         try:
             section = studio.add_section(course, form.title.data)
         except ValidationFailed as exc:
-            _flash_error(exc)
+            flash_error(exc)
         else:
             return _back(course.slug, f"section-{section.id}")
     else:
@@ -131,23 +115,35 @@ def add_section(slug: str) -> Any:
     return _back(course.slug)
 
 
-@bp.route("/<slug>/sections/<section_id>", methods=["POST"])
-def section_action(slug: str, section_id: str) -> Any:
-    """Rename or move a section (the button pressed says which)."""
+def _change(slug: str, anchor: str, change: Callable[[Course], Any]) -> Any:
+    """A small outline change posted from the course page (rename, move): back to the
+    course page at `anchor`, with the service's complaint if it refused."""
     course = studio.access_editable(current_user, slug)
     if not ConfirmForm().validate_on_submit():
         abort(400)
-    action = request.form.get("action")
     try:
-        if action == "rename":
-            studio.rename_section(course, section_id, request.form.get("title"))
-        elif action in ("up", "down"):
-            studio.move_section(course, section_id, action)
-        else:
-            abort(400)
-    except ValidationFailed as exc:
-        _flash_error(exc)
-    return _back(course.slug, f"section-{section_id}")
+        change(course)
+    except (ValidationFailed, Conflict) as exc:
+        flash_error(exc)
+    return _back(course.slug, anchor)
+
+
+@bp.route("/<slug>/sections/<section_id>/rename", methods=["POST"])
+def rename_section(slug: str, section_id: str) -> Any:
+    """Give a section a new title."""
+    title = request.form.get("title")
+    return _change(
+        slug, f"section-{section_id}", lambda c: studio.rename_section(c, section_id, title)
+    )
+
+
+@bp.route("/<slug>/sections/<section_id>/move", methods=["POST"])
+def move_section(slug: str, section_id: str) -> Any:
+    """Move a section up or down."""
+    direction = request.form.get("direction")
+    return _change(
+        slug, f"section-{section_id}", lambda c: studio.move_section(c, section_id, direction)
+    )
 
 
 @bp.route("/<slug>/sections/<section_id>/delete", methods=["GET", "POST"])
@@ -178,21 +174,16 @@ def new_lesson(slug: str, section_id: str) -> Any:
     if section is None:
         abort(404)
     form = LessonForm()
-    if request.method == "GET" and request.args.get("kind") in ("video", "reading", "file", "quiz"):
+    if request.method == "GET" and request.args.get("kind") in KINDS:
         form.kind.data = request.args["kind"]
-    status = 200
-    if form.validate_on_submit():
-        try:
-            lesson = studio.add_lesson(course, section_id, _lesson_data(form))
-        except ValidationFailed as exc:
-            form_errors(form, exc)
-            status = 422
-        else:
-            flash("Lesson added.", "success")
-            return redirect(url_for("studio.edit_lesson", slug=slug, lesson_id=lesson.id), 303)
-    elif form.is_submitted():
-        status = 422
-    return render(
+
+    def add() -> Any:
+        lesson = studio.add_lesson(course, section_id, _lesson_data(form))
+        flash("Lesson added.", "success")
+        return redirect(url_for("studio.edit_lesson", slug=slug, lesson_id=lesson.id), 303)
+
+    done, status = submit_form(form, add)
+    return done or render(
         "studio/lesson_form.html",
         form=form,
         course=course,
@@ -219,19 +210,14 @@ def edit_lesson(slug: str, lesson_id: str) -> Any:
     form = LessonForm(obj=lesson)
     if request.method == "GET":
         form.questions.data = quiz_text(lesson.questions)
-    status = 200
-    if form.validate_on_submit():
-        try:
-            studio.update_lesson(course, lesson_id, _lesson_data(form))
-        except ValidationFailed as exc:
-            form_errors(form, exc)
-            status = 422
-        else:
-            flash("Lesson saved.", "success")
-            return redirect(url_for("studio.edit_lesson", slug=slug, lesson_id=lesson_id), 303)
-    elif form.is_submitted():
-        status = 422
-    return render(
+
+    def save() -> Any:
+        studio.update_lesson(course, lesson_id, _lesson_data(form))
+        flash("Lesson saved.", "success")
+        return redirect(url_for("studio.edit_lesson", slug=slug, lesson_id=lesson_id), 303)
+
+    done, status = submit_form(form, save)
+    return done or render(
         "studio/lesson_form.html",
         form=form,
         course=course,
@@ -259,7 +245,7 @@ def lesson_media(slug: str, lesson_id: str) -> Any:
                 current_app.config["LESSON_MEDIA_MAX_BYTES"],
             )
         except ValidationFailed as exc:
-            _flash_error(exc)
+            flash_error(exc)
         else:
             flash("File uploaded and ready.", "success")
     else:
@@ -267,20 +253,11 @@ def lesson_media(slug: str, lesson_id: str) -> Any:
     return redirect(url_for("studio.edit_lesson", slug=slug, lesson_id=lesson_id), 303)
 
 
-@bp.route("/<slug>/lessons/<lesson_id>/action", methods=["POST"])
-def lesson_action(slug: str, lesson_id: str) -> Any:
-    """Move a lesson up or down."""
-    course = studio.access_editable(current_user, slug)
-    if not ConfirmForm().validate_on_submit():
-        abort(400)
-    action = request.form.get("action")
-    if action not in ("up", "down"):
-        abort(400)
-    try:
-        studio.move_lesson(course, lesson_id, action)
-    except ValidationFailed as exc:
-        _flash_error(exc)
-    return _back(course.slug, "outline")
+@bp.route("/<slug>/lessons/<lesson_id>/move", methods=["POST"])
+def move_lesson(slug: str, lesson_id: str) -> Any:
+    """Move a lesson up or down (past the end of its section, into the next one)."""
+    direction = request.form.get("direction")
+    return _change(slug, "outline", lambda c: studio.move_lesson(c, lesson_id, direction))
 
 
 @bp.route("/<slug>/lessons/<lesson_id>/attempts")
@@ -334,32 +311,33 @@ def restore(slug: str, item_id: str) -> Any:
     try:
         item = studio.restore_from_trash(course, item_id, request.form.get("section") or None)
     except (NotFound, Conflict, ValidationFailed) as exc:
-        _flash_error(exc)
+        flash_error(exc)
         return _back(course.slug, "trash")
     flash(f"“{item.title}” is back in the course.", "success")
     anchor = f"section-{item.section.id}" if item.section else "outline"
     return _back(course.slug, anchor)
 
 
-@bp.route("/<slug>/status", methods=["POST"])
-def change_status(slug: str) -> Any:
-    """Submit for review, or withdraw a submission."""
-    course = studio.access_editable(current_user, slug)
-    if not ConfirmForm().validate_on_submit():
-        abort(400)
-    action = request.form.get("action")
-    try:
-        if action == "submit":
-            studio.submit_for_review(course)
-            flash("Submitted. A moderator will review the course.", "success")
-        elif action == "withdraw":
-            studio.withdraw(course)
-            flash("Submission withdrawn; the course is a draft again.", "info")
-        else:
-            abort(400)
-    except (ValidationFailed, Conflict) as exc:
-        _flash_error(exc)
-    return _back(course.slug)
+@bp.route("/<slug>/submit", methods=["POST"])
+def submit(slug: str) -> Any:
+    """Ask the moderators to publish the course."""
+
+    def submit_course(course: Course) -> None:
+        studio.submit_for_review(course)
+        flash("Submitted. A moderator will review the course.", "success")
+
+    return _change(slug, "workflow", submit_course)
+
+
+@bp.route("/<slug>/withdraw", methods=["POST"])
+def withdraw(slug: str) -> Any:
+    """Take a submission back to edit the course."""
+
+    def withdraw_course(course: Course) -> None:
+        studio.withdraw(course)
+        flash("Submission withdrawn; the course is a draft again.", "info")
+
+    return _change(slug, "workflow", withdraw_course)
 
 
 @bp.route("/<slug>/unpublish", methods=["GET", "POST"])
@@ -371,7 +349,7 @@ def unpublish(slug: str) -> Any:
         try:
             studio.unpublish(current_user, course)
         except Conflict as exc:
-            _flash_error(exc)
+            flash_error(exc)
         else:
             flash("The course is unpublished.", "info")
         return _back(course.slug)

@@ -119,17 +119,17 @@ def test_reorder_sections_and_lessons(client, instructor):
         client.submit(
             f"/studio/{slug}/sections/{a}/lessons/new", {"title": title, "kind": "reading"}
         )
-    client.submit(f"/studio/{slug}/sections/{b}", {"action": "up"})
+    client.submit(f"/studio/{slug}/sections/{b}/move", {"direction": "up"})
     assert [s.title for s in _course(slug).sections] == ["B", "A"]
     a1 = _course(slug).sections[1].lessons[0].id
-    client.submit(f"/studio/{slug}/lessons/{a1}/action", {"action": "down"})
+    client.submit(f"/studio/{slug}/lessons/{a1}/move", {"direction": "down"})
     assert [x.title for x in _course(slug).sections[1].lessons] == ["a2", "a1"]
     a2 = _course(slug).sections[1].lessons[0].id
-    client.submit(f"/studio/{slug}/lessons/{a2}/action", {"action": "up"})  # into section B
+    client.submit(f"/studio/{slug}/lessons/{a2}/move", {"direction": "up"})  # into section B
     course = _course(slug)
     assert [x.title for x in course.sections[0].lessons] == ["a2"]
     assert [x.title for x in course.sections[1].lessons] == ["a1"]
-    client.submit(f"/studio/{slug}/sections/{b}", {"action": "rename", "title": "Intro"})
+    client.submit(f"/studio/{slug}/sections/{b}/rename", {"title": "Intro"})
     client.submit(f"/studio/{slug}/lessons/{a1}/delete")
     course = _course(slug)
     assert course.sections[0].title == "Intro" and course.lesson_count == 1
@@ -137,7 +137,7 @@ def test_reorder_sections_and_lessons(client, instructor):
 
 def test_workflow_submit_approve_unpublish(app, client, instructor, users):
     slug = _create(client)
-    empty = client.submit(f"/studio/{slug}/status", {"action": "submit"}, follow_redirects=True)
+    empty = client.submit(f"/studio/{slug}/submit", {}, follow_redirects=True)
     assert "at least one lesson" in empty.get_data(as_text=True)
     assert _course(slug).status == "draft"
     client.submit(f"/studio/{slug}/sections", {"section-title": "S"})
@@ -145,7 +145,7 @@ def test_workflow_submit_approve_unpublish(app, client, instructor, users):
         f"/studio/{slug}/sections/{_course(slug).sections[0].id}/lessons/new",
         {"title": "L", "kind": "reading"},
     )
-    client.submit(f"/studio/{slug}/status", {"action": "submit"})
+    client.submit(f"/studio/{slug}/submit", {})
     assert _course(slug).status == "in_review"
     assert app.test_client().get(f"/courses/{slug}").status_code == 404  # not public yet
 
@@ -161,7 +161,7 @@ def test_workflow_submit_approve_unpublish(app, client, instructor, users):
     )
     assert _course(slug).status == "draft"
     assert "Add a summary please." in client.get(f"/studio/{slug}").get_data(as_text=True)
-    client.submit(f"/studio/{slug}/status", {"action": "submit"})
+    client.submit(f"/studio/{slug}/submit", {})
     moderator.submit(f"/moderation/courses/{slug}", {"action": "approve"})
     course = _course(slug)
     assert course.status == "published" and course.published_at is not None
@@ -188,7 +188,7 @@ def test_instructors_cannot_touch_each_others_courses(app, client, instructor, u
         == 404
     )
     assert other.submit(f"/studio/{slug}/sections", {"section-title": "x"}).status_code == 404
-    assert other.submit(f"/studio/{slug}/status", {"action": "submit"}).status_code == 404
+    assert other.submit(f"/studio/{slug}/submit", {}).status_code == 404
     assert other.get(f"/studio/{slug}/dashboard").status_code == 404
     assert slug not in other.get("/studio/").get_data(as_text=True)
     course = _course(slug)
