@@ -10,7 +10,7 @@ signs anything.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -86,7 +86,6 @@ class Settings:
     delivery_retention_days: int = 30
     demo_seed: bool = True
     trash_retention_days: int = 30
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def production(self) -> bool:
@@ -100,8 +99,6 @@ class Settings:
             environ = dict(os.environ)
         values: dict[str, Any] = {}
         for f in fields(cls):
-            if f.name == "extra":
-                continue
             env_name = "LECTERN_ENV" if f.name == "env" else f.name.upper()
             raw = environ.get(env_name)
             if raw is None or raw == "":
@@ -255,7 +252,6 @@ class Settings:
             "TRASH_RETENTION_DAYS": self.trash_retention_days,
             "PREFERRED_URL_SCHEME": "https" if self.production else "http",
         }
-        config.update(self.extra)
         return config
 
 

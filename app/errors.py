@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 
 class LecternError(Exception):
     status = 400
@@ -14,12 +12,6 @@ class LecternError(Exception):
         super().__init__(message or self.message)
         self.message = message or self.message
         self.fields = fields or {}
-
-    def to_dict(self) -> dict[str, Any]:
-        error: dict[str, Any] = {"code": self.code, "message": self.message}
-        if self.fields:
-            error["fields"] = self.fields
-        return {"error": error}
 
 
 class Unauthenticated(LecternError):

@@ -29,7 +29,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from app.accounts import lookup
 from app.accounts.guessing import Client, issue_device_token
-from app.accounts.policies import can, role_of
+from app.accounts.policies import can
 from app.accounts.serializers import avatar_url
 from app.errors import Conflict, LecternError, RateLimited, Unauthenticated, ValidationFailed
 from app.extensions import client_address, db, login_manager
@@ -62,7 +62,7 @@ def init_app(app: Flask) -> None:
 
     @app.context_processor
     def template_helpers() -> dict[str, Any]:
-        return {"can": can, "role_of": role_of, "avatar_url": avatar_url}
+        return {"can": can, "avatar_url": avatar_url}
 
 
 # The request headers is_partial_request() reads: a response that depends on them says so,

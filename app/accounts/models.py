@@ -59,9 +59,6 @@ class User(UserMixin, db.Model):  # type: ignore[name-defined,misc]
         # The epoch is part of the session id, so bumping it signs out every session.
         return f"{self.id}:{self.auth_epoch}"
 
-    def has_role(self, *roles: Role) -> bool:
-        return self.role in {r.value for r in roles}
-
     def __repr__(self) -> str:
         return f"<User {self.id} {self.role}>"
 
