@@ -126,9 +126,13 @@ def worker(name: str) -> None:
         )
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     if name == "relay":
+        from app.events.kafka import ProducerFailed
         from workers.relay import run_relay
 
-        run_relay(app)
+        try:
+            run_relay(app)
+        except ProducerFailed as exc:  # exit 1, so that the supervisor starts a new relay
+            raise click.ClickException(f"relay stopped: {exc}") from exc
         return
     from workers.runner import Runner
 

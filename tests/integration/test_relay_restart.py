@@ -1,0 +1,99 @@
+"""One relay process kept running while its broker is stopped and started again.
+
+tansu keeps its topics in memory, so after the restart the broker has lost every
+producer id it handed out: the relay's idempotent producer then gets "unknown producer
+id" for its next messages, which librdkafka either treats as fatal or answers by
+bumping its epoch forever. Either way that producer never publishes again; the relay
+has to replace it. On PostgreSQL, as in the operator's try-out.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import defaultdict
+
+import pytest
+from sqlalchemy import select
+
+from app.events.catalogue import all_topics
+from app.events.models import OutboxEvent
+from app.extensions import db
+from tests.conftest import PASSWORD
+from tests.integration.processes import process_env, wait_until, worker
+
+USERS_TOPIC = "lectern.accounts.users"
+
+
+@pytest.fixture
+def database_uri(postgres_url: str) -> str:
+    return postgres_url
+
+
+def record(app, prefix: str, users: dict[str, object], new: int) -> None:
+    """`new` sign-ups, and a rename of every account made so far: several events per key."""
+    from app.accounts import services
+
+    with app.app_context():
+        for i in range(new):
+            user = services.do_register(f"{prefix}{i}@example.com", PASSWORD, f"{prefix} {i}")
+            db.session.commit()
+            users[str(user.id)] = user.id
+        for user_id in list(users):
+            user = services.get_user(user_id)
+            services.update_profile(user, name=f"{user.name} ({prefix})")
+            db.session.commit()
+
+
+def outbox(app) -> list[OutboxEvent]:
+    with app.app_context():
+        rows = list(db.session.scalars(select(OutboxEvent).order_by(OutboxEvent.seq)))
+        db.session.expunge_all()
+        return rows
+
+
+def all_dispatched(app) -> bool:
+    return all(row.status == "dispatched" for row in outbox(app))
+
+
+def test_one_relay_keeps_publishing_across_a_broker_restart(
+    app_factory, private_kafka_broker, postgres_url, tmp_path
+):
+    broker = private_kafka_broker
+    broker.create_topics(all_topics())
+    app = app_factory(KAFKA_BOOTSTRAP_SERVERS=broker.bootstrap, EVENT_BUS="kafka")
+    relay = worker("relay", process_env(tmp_path, postgres_url, broker), tmp_path)
+    users: dict[str, object] = {}
+    try:
+        # Before: published and on the topic.
+        record(app, "before", users, new=4)
+        wait_until(lambda: all_dispatched(app), 20, "the events before the restart", (relay,))
+        first_life = broker.messages(USERS_TOPIC, at_least=len(outbox(app)), idle=0.3)
+
+        # During: the broker is down; the relay keeps them pending.
+        broker.stop()
+        record(app, "during", users, new=3)
+        time.sleep(2)  # the relay (polling every 0.2 s) hands them to its producer, which waits
+        broker.start()  # same port, empty memory
+        broker.create_topics(all_topics())
+
+        # After: the same relay process publishes everything that was left, and more.
+        record(app, "after", users, new=3)
+        wait_until(lambda: all_dispatched(app), 45, "the relay to publish again", (relay,))
+        assert relay.popen.poll() is None, relay.tail()  # one process throughout
+        rows = outbox(app)
+        second_life = broker.messages(USERS_TOPIC, at_least=len(rows) - len(first_life), idle=1)
+    finally:
+        code = relay.stop()
+    assert code == 0, relay.tail()
+
+    seen = [json.loads(m["value"])["id"] for m in first_life + second_life]
+    assert sorted(seen) == sorted(str(r.id) for r in rows)  # each event once: none lost or doubled
+    by_key: dict[str, list[str]] = defaultdict(list)
+    for message in first_life + second_life:  # each life is in (partition, offset) order
+        by_key[message["key"].decode()].append(json.loads(message["value"])["id"])
+    expected: dict[str, list[str]] = defaultdict(list)
+    for row in rows:
+        expected[row.key].append(str(row.id))
+    assert by_key == expected  # in the order they were recorded, per key
+    assert len(rows) == 4 + 3 + 3 + 4 + 7 + 10  # sign-ups, then a rename of each so far
