@@ -1,8 +1,9 @@
 """Kafka clients (confluent-kafka) with the settings the guarantees rely on.
 
 Producer: acks=all and idempotence, so a message the broker acknowledged is on
-every in-sync replica and a retry never writes it twice. Consumers: no
-auto-commit; the runner commits a message's offset only after handling it.
+every in-sync replica and a retry never writes it twice; it never creates a topic.
+Consumers: no auto-commit; the runner commits a message's offset only after
+handling it.
 """
 
 from __future__ import annotations
@@ -48,6 +49,9 @@ def producer_config(app: Flask) -> dict[str, Any]:
         "linger.ms": 5,
         # Give up on a message after this long; the outbox keeps it for a later try.
         "message.timeout.ms": 10_000,
+        # Topics come from `events create-topics` (the catalogue's partitions and
+        # retention), never from a first message with the broker's defaults.
+        "allow.auto.create.topics": False,
     }
 
 
@@ -92,6 +96,13 @@ class ProducerFailed(RuntimeError):
     """The Kafka producer cannot be built, or keeps failing fatally when rebuilt."""
 
 
+def missing_topic_error(topic: str) -> str:
+    return (
+        f"topic {topic} does not exist; the relay never creates topics: "
+        "run `flask --app wsgi events create-topics`"
+    )
+
+
 class Publisher:
     """Publishes batches and reports, per message, whether the broker acknowledged it.
 
@@ -109,6 +120,7 @@ class Publisher:
         self.fatal_in_a_row = 0
         self.replaced = 0
         self._fatal: Any = None
+        self._known_topics: set[str] = set()
 
     def _new_producer(self, app: Flask) -> Any:
         from confluent_kafka import Producer
@@ -122,7 +134,24 @@ class Publisher:
                 self.producer = self._factory()
             except Exception as exc:
                 raise ProducerFailed(f"could not create the Kafka producer: {exc}") from exc
+            self._known_topics = set()
         return self.producer
+
+    def _missing_topics(self, producer: Any, topics: set[str]) -> set[str]:
+        """Topics of this batch that the broker does not have. Asked once per producer and
+        topic; if the broker does not answer, assume they exist (the messages will wait)."""
+        unknown = topics - self._known_topics
+        if not unknown:
+            return set()
+        from confluent_kafka import KafkaException
+
+        try:
+            metadata = producer.list_topics(timeout=5)
+        except KafkaException:
+            return set()
+        existing = {name for name, t in metadata.topics.items() if t.error is None}
+        self._known_topics |= unknown & existing
+        return unknown - existing
 
     def publish(self, messages: list[Outgoing], timeout: float = 15.0) -> list[str | None]:
         """None for each acknowledged message, else the error text."""
@@ -133,6 +162,13 @@ class Publisher:
             return results
         producer = self.ready()
         self._fatal = None
+        missing = self._missing_topics(producer, {m.topic for m in messages})
+        if missing:
+            log.error(
+                "kafka topic missing: the relay never creates topics; "
+                "run `flask --app wsgi events create-topics`",
+                extra={"topics": sorted(missing)},
+            )
 
         def report(index: int) -> Any:
             def on_delivery(err: Any, _msg: Any) -> None:
@@ -146,6 +182,9 @@ class Publisher:
         remaining = 0
         try:
             for index, message in enumerate(messages):
+                if message.topic in missing:
+                    results[index] = missing_topic_error(message.topic)
+                    continue
                 try:
                     producer.produce(
                         message.topic,
