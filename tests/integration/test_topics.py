@@ -1,5 +1,6 @@
 """Topics come from `events create-topics` and the catalogue, never from a first message:
-the relay does not create a missing topic."""
+the relay does not create a missing topic, and create-topics reports a topic whose
+partition count is not the catalogue's."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import logging
 
 from confluent_kafka import Producer
 
-from app.events.catalogue import all_topics
+from app.events.catalogue import TOPICS, all_topics
 from app.events.kafka import Publisher, producer_config
 from app.events.relay import relay_once
 from app.extensions import db
@@ -70,3 +71,29 @@ def test_a_publish_to_a_missing_topic_does_not_create_it(app_factory, private_ka
         db.session.query(OutboxEvent).update({"next_attempt_at": utcnow()})
         db.session.commit()
         assert relay_once(Publisher(app)) == {"published": 1, "failed": 0}
+
+
+def test_create_topics_reports_a_partition_count_that_differs(app_factory, private_kafka_broker):
+    broker = private_kafka_broker
+    broker.create_topics(["lectern.courses.enrollments"], partitions=2)  # the catalogue says 6
+    assert TOPICS["lectern.courses.enrollments"].partitions == 6
+    app = app_factory(KAFKA_BOOTSTRAP_SERVERS=broker.bootstrap, EVENT_BUS="kafka")
+    cli = app.test_cli_runner()
+
+    result = cli.invoke(args=["events", "create-topics"])
+    assert result.exit_code == 1, result.output
+    lines = result.output.splitlines()
+    assert "created lectern.accounts.users (6 partitions)" in lines
+    assert "created lectern.accounts.users.dlq (1 partitions)" in lines
+    assert (
+        "DIFFERS lectern.courses.enrollments: 2 partitions on the cluster, 6 in the catalogue"
+        in lines
+    )
+    assert "1 topic(s) are not as the catalogue says." in result.output
+    assert set(all_topics()) <= broker.topics()
+
+    # Run again: the rest exists and is fine; the odd one is still reported, and left alone.
+    again = cli.invoke(args=["events", "create-topics"])
+    assert again.exit_code == 1
+    assert "exists  lectern.accounts.users (6 partitions)" in again.output.splitlines()
+    assert "DIFFERS lectern.courses.enrollments" in again.output
