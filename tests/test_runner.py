@@ -70,6 +70,9 @@ class FakeProducer:
     def flush(self, timeout=None):
         return 0
 
+    def poll(self, timeout=None):
+        return 0
+
 
 def test_poison_messages_are_dead_lettered_and_committed(app):
     from app.events.models import DeadLetter

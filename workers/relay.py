@@ -53,6 +53,7 @@ def run_relay(
                     log.exception("relay round failed")
                     result = {"published": 0, "failed": 1}
             done += 1
+            publisher.poll()  # librdkafka's log lines, even while there is nothing to send
             if publisher.fatal_in_a_row >= FATAL_LIMIT:
                 raise ProducerFailed(
                     f"the Kafka producer failed fatally {publisher.fatal_in_a_row} times in a "

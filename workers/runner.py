@@ -87,6 +87,7 @@ class Runner:
                     self.sleep(1.0)  # nothing to consume yet; stay up and report health
                     continue
                 message = self.consumer.poll(1.0)
+                self.producer.poll(0)  # the dead-letter producer's log lines
                 if message is None:
                     if idle_timeout is not None and time.monotonic() - idle_since > idle_timeout:
                         break

@@ -3,7 +3,8 @@
 Producer: acks=all and idempotence, so a message the broker acknowledged is on
 every in-sync replica and a retry never writes it twice; it never creates a topic.
 Consumers: no auto-commit; the runner commits a message's offset only after
-handling it.
+handling it. Every client writes librdkafka's log lines through the JSON log
+(`app.logs.KAFKA_LOG`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 from flask import Flask
 
 from app.events.catalogue import EVENTS
+from app.logs import KAFKA_LOG
 
 log = logging.getLogger(__name__)
 # Fatal producer errors in a row (each on a new producer, with no message acknowledged
@@ -29,6 +31,9 @@ def connection_config(app: Flask) -> dict[str, Any]:
     config: dict[str, Any] = {
         "bootstrap.servers": app.config["KAFKA_BOOTSTRAP_SERVERS"],
         "client.id": app.config["KAFKA_CLIENT_ID"],
+        # librdkafka's own lines go to this logger (handed over by poll and flush), so
+        # they come out as JSON like every other line instead of raw on stderr.
+        "logger": KAFKA_LOG,
     }
     for key, setting in (
         ("security.protocol", "KAFKA_SECURITY_PROTOCOL"),
@@ -241,6 +246,11 @@ class Publisher:
             "kafka producer replaced after a failed round",
             extra={"fatal": str(self._fatal) if self._fatal is not None else None},
         )
+
+    def poll(self) -> None:
+        """Serve the producer's queued callbacks, its log lines included (an idle relay)."""
+        if self.producer is not None:
+            self.producer.poll(0)
 
     def close(self, timeout: float = 10.0) -> None:
         """Deliver what is queued (up to `timeout`), then let the producer go."""

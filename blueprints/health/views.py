@@ -73,7 +73,10 @@ def _kafka() -> str:
     from app.events.kafka import connection_config
 
     admin = AdminClient(connection_config(current_app))
-    metadata = admin.list_topics(timeout=2)
+    try:
+        metadata = admin.list_topics(timeout=2)
+    finally:
+        admin.poll(0)  # hand the client's log lines to the log
     return f"{len(metadata.brokers)} broker(s)"
 
 
