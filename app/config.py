@@ -80,6 +80,7 @@ class Settings:
     sendgrid_api_host: str = "https://api.sendgrid.com"
     email_send_attempts: int = 5
     consumer_max_attempts: int = 5
+    worker_heartbeat_retention_hours: int = 24
     demo_seed: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -226,6 +227,7 @@ class Settings:
             "SENDGRID_API_HOST": self.sendgrid_api_host.rstrip("/"),
             "EMAIL_SEND_ATTEMPTS": self.email_send_attempts,
             "CONSUMER_MAX_ATTEMPTS": self.consumer_max_attempts,
+            "WORKER_HEARTBEAT_RETENTION": timedelta(hours=self.worker_heartbeat_retention_hours),
             "DEMO_SEED": self.demo_seed,
             "PREFERRED_URL_SCHEME": "https" if self.production else "http",
         }

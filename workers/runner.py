@@ -24,6 +24,7 @@ from typing import Any
 from flask import Flask
 
 from app.events import PermanentFailure, subscriptions_for
+from app.events.admin import prune_worker_heartbeats
 from app.events.bus import check_envelope, run_handler
 from app.events.catalogue import Worker, dead_letter_topic, topics_for_consumers
 from app.events.kafka import consumer_config, producer_config
@@ -33,6 +34,7 @@ from app.timeutil import utcnow
 
 log = logging.getLogger(__name__)
 HEARTBEAT_SECONDS = 5.0
+PRUNE_SECONDS = 600.0  # how often a worker forgets the workers gone for WORKER_HEARTBEAT_RETENTION
 MAX_MESSAGE_BYTES = 1024 * 1024
 
 
@@ -59,6 +61,7 @@ class Runner:
         self.worker_id = f"{worker.name}@{socket.gethostname()}:{os.getpid()}"
         self.counts = {"processed": 0, "failed": 0, "dead_lettered": 0}
         self._last_beat = 0.0
+        self._last_prune: float | None = None
 
     # ------------------------------------------------------------ lifecycle
 
@@ -242,6 +245,9 @@ class Runner:
                 row.failed = self.counts["failed"]
                 row.dead_lettered = self.counts["dead_lettered"]
                 db.session.add(row)
+                if self._last_prune is None or now - self._last_prune >= PRUNE_SECONDS:
+                    self._last_prune = now
+                    prune_worker_heartbeats(self.app.config["WORKER_HEARTBEAT_RETENTION"])
                 db.session.commit()
             except Exception:
                 db.session.rollback()

@@ -8,7 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, or_, select
 
 from app.errors import Conflict, NotFound
 from app.events.models import DeadLetter, OutboxEvent, WorkerHeartbeat
@@ -84,6 +84,30 @@ def event_health(limit: int = 50) -> EventHealth:
         dead_letter_count=total,
         workers=workers,
     )
+
+
+def prune_worker_heartbeats(retention: timedelta) -> int:
+    """Forget workers not seen for `retention` (stopped, or long gone without a word).
+    A live worker beats every few seconds, so it is never one of them. Caller commits."""
+    result = db.session.execute(
+        delete(WorkerHeartbeat).where(WorkerHeartbeat.last_seen < utcnow() - retention)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def clear_stopped_workers() -> int:
+    """Forget every worker that is not alive: stopped, or silent for STALE_AFTER. A silent
+    one that is in fact still running writes its row again at its next beat. Caller
+    commits."""
+    result = db.session.execute(
+        delete(WorkerHeartbeat).where(
+            or_(
+                WorkerHeartbeat.stopped.is_(True),
+                WorkerHeartbeat.last_seen < utcnow() - STALE_AFTER,
+            )
+        )
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def replay_dead_letter(letter_id: int) -> DeadLetter:
