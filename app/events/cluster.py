@@ -1,5 +1,5 @@
 """What Lectern asks the Kafka cluster itself: the catalogue's topics (created, or
-compared with what exists)."""
+compared with what exists), and each consumer group's backlog."""
 
 from __future__ import annotations
 
@@ -8,7 +8,13 @@ from typing import Any
 
 from flask import Flask
 
-from app.events.catalogue import DEAD_LETTER_RETENTION_DAYS, TOPICS, dead_letter_topic
+from app.events.catalogue import (
+    DEAD_LETTER_RETENTION_DAYS,
+    TOPICS,
+    WORKERS,
+    dead_letter_topic,
+    topics_for_consumers,
+)
 from app.events.kafka import connection_config
 
 DAY_MS = 24 * 3600 * 1000
@@ -60,9 +66,9 @@ def create_topics(
     """Create the catalogue's topics that are missing; report the ones that exist, and
     whether their partition count is the catalogue's. Existing topics are left alone."""
     from confluent_kafka import KafkaError, KafkaException
-    from confluent_kafka.admin import AdminClient, NewTopic
+    from confluent_kafka.admin import NewTopic
 
-    admin = AdminClient(connection_config(app))
+    admin = admin_client(app)
     wanted = wanted_topics()
     before = _partitions(admin, timeout)
     new = [
@@ -102,3 +108,64 @@ def create_topics(
         else:
             reports.append(TopicReport(t.name, "exists", partitions, t.partitions))
     return reports
+
+
+def admin_client(app: Flask) -> Any:
+    from confluent_kafka.admin import AdminClient
+
+    return AdminClient(connection_config(app))
+
+
+def group_backlogs(admin: Any, timeout: float = 2.0) -> dict[str, int]:
+    """For each worker's consumer group, the messages on its topics past its committed
+    offsets: the topics' high watermarks minus what the group committed, or minus the
+    earliest offset where it committed nothing (a new group starts there). Worked out
+    from Kafka alone, so a group with no live consumer still shows what waits for it.
+    Raises KafkaException if the cluster does not answer within `timeout`."""
+    from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
+    from confluent_kafka.admin import OffsetSpec
+
+    metadata = admin.list_topics(timeout=timeout)
+    wanted = {
+        w.group: [
+            TopicPartition(topic, p)
+            for topic in topics_for_consumers(w.consumers)
+            if topic in metadata.topics and metadata.topics[topic].error is None
+            for p in sorted(metadata.topics[topic].partitions)
+        ]
+        for w in WORKERS.values()
+    }
+    every = {(tp.topic, tp.partition) for tps in wanted.values() for tp in tps}
+    if not every:
+        return dict.fromkeys(wanted, 0)
+
+    def offsets(spec: Any) -> dict[tuple[str, int], int]:
+        futures = admin.list_offsets(
+            {TopicPartition(t, p): spec for t, p in every}, request_timeout=timeout
+        )
+        return {
+            (tp.topic, tp.partition): int(f.result(timeout).offset) for tp, f in futures.items()
+        }
+
+    high, low = offsets(OffsetSpec.latest()), offsets(OffsetSpec.earliest())
+    backlog: dict[str, int] = {}
+    for group, tps in wanted.items():
+        if not tps:
+            backlog[group] = 0
+            continue
+        request = [
+            ConsumerGroupTopicPartitions(group, [TopicPartition(t.topic, t.partition) for t in tps])
+        ]
+        answer = admin.list_consumer_group_offsets(request, request_timeout=timeout)[group]
+        committed = {
+            (tp.topic, tp.partition): int(tp.offset)
+            for tp in answer.result(timeout).topic_partitions
+        }
+        total = 0
+        for tp in tps:
+            key = (tp.topic, tp.partition)
+            start = committed.get(key, -1)
+            total += max(0, high[key] - (start if start >= 0 else low[key]))
+        backlog[group] = total
+    admin.poll(0)  # hand the client's log lines to the log
+    return backlog

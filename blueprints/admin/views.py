@@ -76,10 +76,11 @@ def set_role(user_id: str) -> Any:
 
 @bp.route("/events")
 def events() -> Any:
-    """Outbox backlog and age, workers with their lag, dead letters with a replay button."""
+    """Outbox backlog and age, consumer groups' backlog, workers with their lag, dead
+    letters with a replay button."""
     return render(
         "admin/events.html",
-        health=event_health(),
+        health=event_health(groups=True),
         dead_events=dead_outbox_events(),
         dead_documents=dead_document_events(),
         confirm=ConfirmForm(),
