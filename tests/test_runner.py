@@ -231,3 +231,26 @@ def test_a_worker_prunes_the_heartbeats_of_workers_gone_long_ago(app_factory):
     with app.app_context():
         left = sorted(b.worker_id for b in db.session.query(WorkerHeartbeat))
     assert left == sorted(["email@recent:3", runner.worker_id])
+
+
+class ForgetfulConsumer(FakeConsumer):
+    """Refuses the first commit, as after a broker restart that forgot this member."""
+
+    def commit(self, message, asynchronous):
+        from confluent_kafka import KafkaError, KafkaException
+
+        if not getattr(self, "refused", False):
+            self.refused = True
+            raise KafkaException(KafkaError(KafkaError.UNKNOWN_MEMBER_ID, "Unknown member"))
+        super().commit(message, asynchronous)
+
+
+def test_a_refused_commit_does_not_stop_the_worker(app):
+    messages = [FakeMessage(b"not json", offset=1), FakeMessage(b"not json", offset=2)]
+    consumer = ForgetfulConsumer(messages)
+    runner = Runner(
+        app, WORKERS["email"], consumer=consumer, producer=FakeProducer(), sleep=lambda _s: None
+    )
+    runner.run(max_messages=2)  # the first commit raises; the worker goes on to the next
+    assert consumer.refused and consumer.committed == [2]
+    assert runner.counts["dead_lettered"] == 2

@@ -99,7 +99,7 @@ class Runner:
                     log.warning("consumer error", extra={"error": str(message.error())})
                     continue
                 self.handle(message)
-                self.consumer.commit(message=message, asynchronous=False)
+                self.commit(message)
                 handled += 1
                 idle_since = time.monotonic()
                 if max_messages is not None and handled >= max_messages:
@@ -109,6 +109,26 @@ class Runner:
             self.consumer.close()
             self.producer.flush(10)
             log.info("worker stopped", extra={"worker": self.worker_id, **self.counts})
+
+    def commit(self, message: Any) -> None:
+        """Commit a handled message's offset. If the broker refuses (it restarted and forgot
+        this member, the group is rebalancing), carry on: the message comes again from the
+        last committed offset, and its receipts make the second delivery do nothing."""
+        from confluent_kafka import KafkaException
+
+        try:
+            self.consumer.commit(message=message, asynchronous=False)
+        except KafkaException as exc:
+            error = exc.args[0] if exc.args else exc
+            log.warning(
+                "commit failed; the message will be delivered again",
+                extra={
+                    "topic": message.topic(),
+                    "partition": message.partition(),
+                    "offset": message.offset(),
+                    "error": str(error),
+                },
+            )
 
     # ------------------------------------------------------------ one message
 

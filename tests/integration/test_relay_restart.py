@@ -1,10 +1,12 @@
-"""One relay process kept running while its broker is stopped and started again.
+"""One relay process, and one email worker, kept running while their broker is stopped
+and started again.
 
 tansu keeps its topics in memory, so after the restart the broker has lost every
 producer id it handed out: the relay's idempotent producer then gets "unknown producer
 id" for its next messages, which librdkafka either treats as fatal or answers by
 bumping its epoch forever. Either way that producer never publishes again; the relay
-has to replace it. On PostgreSQL, as in the operator's try-out.
+has to replace it. The worker's consumer group is forgotten too, so a commit can be
+refused; the worker must carry on. On PostgreSQL, as in the operator's try-out.
 """
 
 from __future__ import annotations
@@ -56,19 +58,28 @@ def all_dispatched(app) -> bool:
     return all(row.status == "dispatched" for row in outbox(app))
 
 
+def emailed(standin) -> list[str]:
+    return sorted(
+        r.body["personalizations"][0]["to"][0]["email"] for r in standin.requests if r.status == 202
+    )
+
+
 def test_one_relay_keeps_publishing_across_a_broker_restart(
-    app_factory, private_kafka_broker, postgres_url, tmp_path
+    app_factory, private_kafka_broker, postgres_url, sendgrid_standin, tmp_path
 ):
     broker = private_kafka_broker
     broker.create_topics(all_topics())
     app = app_factory(KAFKA_BOOTSTRAP_SERVERS=broker.bootstrap, EVENT_BUS="kafka")
-    relay = worker("relay", process_env(tmp_path, postgres_url, broker), tmp_path)
+    env = process_env(tmp_path, postgres_url, broker, sendgrid_standin)
+    relay = worker("relay", env, tmp_path)
+    email = worker("email", env, tmp_path)
     users: dict[str, object] = {}
     try:
-        # Before: published and on the topic.
+        # Before: published, on the topic, and emailed.
         record(app, "before", users, new=4)
         wait_until(lambda: all_dispatched(app), 20, "the events before the restart", (relay,))
         first_life = broker.messages(USERS_TOPIC, at_least=len(outbox(app)), idle=0.3)
+        wait_until(lambda: len(emailed(sendgrid_standin)) == 4, 30, "4 emails", (email,))
 
         # During: the broker is down; the relay keeps them pending.
         broker.stop()
@@ -80,12 +91,20 @@ def test_one_relay_keeps_publishing_across_a_broker_restart(
         # After: the same relay process publishes everything that was left, and more.
         record(app, "after", users, new=3)
         wait_until(lambda: all_dispatched(app), 45, "the relay to publish again", (relay,))
-        assert relay.popen.poll() is None, relay.tail()  # one process throughout
         rows = outbox(app)
         second_life = broker.messages(USERS_TOPIC, at_least=len(rows) - len(first_life), idle=1)
+        wait_until(lambda: len(emailed(sendgrid_standin)) >= 10, 30, "10 emails", (email,))
+        assert relay.popen.poll() is None, relay.tail()  # one process of each throughout
+        assert email.popen.poll() is None, email.tail()
     finally:
-        code = relay.stop()
-    assert code == 0, relay.tail()
+        codes = relay.stop(), email.stop()
+    assert codes == (0, 0), relay.tail() + email.tail()
+    signed_up = [
+        f"{p}{i}@example.com"
+        for p, n in (("before", 4), ("during", 3), ("after", 3))
+        for i in range(n)
+    ]
+    assert emailed(sendgrid_standin) == sorted(signed_up)  # one email each
 
     seen = [json.loads(m["value"])["id"] for m in first_life + second_life]
     assert sorted(seen) == sorted(str(r.id) for r in rows)  # each event once: none lost or doubled
