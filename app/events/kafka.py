@@ -151,7 +151,7 @@ class Publisher:
         from confluent_kafka import KafkaException
 
         try:
-            metadata = producer.list_topics(timeout=5)
+            metadata = producer.list_topics(timeout=2)
         except KafkaException:
             return set()
         existing = {name for name, t in metadata.topics.items() if t.error is None}
