@@ -32,19 +32,28 @@ def database_uri(postgres_url: str) -> str:
     return postgres_url
 
 
-def record(app, prefix: str, users: dict[str, object], new: int) -> None:
-    """`new` sign-ups, and a rename of every account made so far: several events per key."""
-    from app.accounts import services
-
-    with app.app_context():
-        for i in range(new):
-            user = services.do_register(f"{prefix}{i}@example.com", PASSWORD, f"{prefix} {i}")
-            db.session.commit()
-            users[str(user.id)] = user.id
-        for user_id in list(users):
-            user = services.get_user(user_id)
-            services.update_profile(user, name=f"{user.name} ({prefix})")
-            db.session.commit()
+def record(app, prefix: str, tokens: dict[str, str], new: int) -> None:
+    """`new` sign-ups, and a rename of every account made so far: several events per key.
+    Through the API, as the mobile client would."""
+    client = app.test_client()
+    for i in range(new):
+        account = {"email": f"{prefix}{i}@example.com", "password": PASSWORD}
+        assert (
+            client.post(
+                "/api/v1/auth/register", json={**account, "name": f"{prefix} {i}"}
+            ).status_code
+            == 201
+        )
+        tokens[account["email"]] = client.post("/api/v1/auth/login", json=account).json[
+            "access_token"
+        ]
+    for email, token in tokens.items():
+        renamed = client.put(
+            "/api/v1/users/profile",
+            json={"name": f"{email} ({prefix})"},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        assert renamed.status_code == 200, renamed.json
 
 
 def outbox(app) -> list[OutboxEvent]:
@@ -73,23 +82,23 @@ def test_one_relay_keeps_publishing_across_a_broker_restart(
     env = process_env(tmp_path, postgres_url, broker, sendgrid_standin)
     relay = worker("relay", env, tmp_path)
     email = worker("email", env, tmp_path)
-    users: dict[str, object] = {}
+    tokens: dict[str, str] = {}
     try:
         # Before: published, on the topic, and emailed.
-        record(app, "before", users, new=4)
+        record(app, "before", tokens, new=4)
         wait_until(lambda: all_dispatched(app), 20, "the events before the restart", (relay,))
         first_life = broker.messages(USERS_TOPIC, at_least=len(outbox(app)), idle=0.3)
         wait_until(lambda: len(emailed(sendgrid_standin)) == 4, 30, "4 emails", (email,))
 
         # During: the broker is down; the relay keeps them pending.
         broker.stop()
-        record(app, "during", users, new=3)
+        record(app, "during", tokens, new=3)
         time.sleep(2)  # the relay (polling every 0.2 s) hands them to its producer, which waits
         broker.start()  # same port, empty memory
         broker.create_topics(all_topics())
 
         # After: the same relay process publishes everything that was left, and more.
-        record(app, "after", users, new=3)
+        record(app, "after", tokens, new=3)
         wait_until(lambda: all_dispatched(app), 45, "the relay to publish again", (relay,))
         rows = outbox(app)
         second_life = broker.messages(USERS_TOPIC, at_least=len(rows) - len(first_life), idle=1)
