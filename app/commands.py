@@ -152,9 +152,13 @@ def worker(name: str) -> None:
         )
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     if name == "relay":
+        from app.events.kafka import ProducerFailed
         from workers.relay import run_relay
 
-        run_relay(app)
+        try:
+            run_relay(app)
+        except ProducerFailed as exc:  # exit 1, so that the supervisor starts a new relay
+            raise click.ClickException(f"relay stopped: {exc}") from exc
         return
     from workers.runner import Runner
 
@@ -166,39 +170,35 @@ def worker(name: str) -> None:
 @events_cli.command("create-topics")
 @click.option("--replication-factor", default=1, show_default=True)
 def create_topics(replication_factor: int) -> None:
-    """Create every topic of the catalogue (and its dead-letter topic) on the cluster."""
-    from confluent_kafka.admin import AdminClient, NewTopic
+    """Create every topic of the catalogue (and its dead-letter topic) on the cluster.
 
-    from app.events.catalogue import DEAD_LETTER_RETENTION_DAYS, TOPICS, dead_letter_topic
+    Topics that exist are left alone. One whose partition count is not the catalogue's
+    is reported, and the command then exits with status 1."""
+    from app.events.cluster import create_topics as create
 
-    day = 24 * 3600 * 1000
-    new = []
-    for topic in TOPICS.values():
-        new.append(
-            NewTopic(
-                topic.name,
-                num_partitions=topic.partitions,
-                replication_factor=replication_factor,
-                config={"retention.ms": str(topic.retention_days * day)},
+    reports = create(current_app, replication_factor)
+    for r in reports:
+        if r.outcome == "failed":
+            click.echo(f"failed  {r.name}: {r.error}")
+        elif r.outcome == "differs":
+            click.echo(
+                f"DIFFERS {r.name}: {r.partitions} partitions on the cluster, "
+                f"{r.wanted} in the catalogue"
             )
+        else:
+            shown = f"{r.partitions} partitions" if r.partitions is not None else "partitions ?"
+            click.echo(f"{r.outcome:<7} {r.name} ({shown})")
+    problems = [r for r in reports if not r.ok]
+    if any(r.outcome == "differs" for r in problems):
+        click.echo(
+            "A topic's partition count differs from the catalogue (app/events/catalogue.py). "
+            "Kafka can add partitions (kafka-topics.sh --alter --partitions N) but not remove "
+            "them, and adding some sends a key's later events to another partition: let the "
+            "consumers catch up first. See docs/operations.md.",
+            err=True,
         )
-        new.append(
-            NewTopic(
-                dead_letter_topic(topic.name),
-                num_partitions=1,
-                replication_factor=replication_factor,
-                config={"retention.ms": str(DEAD_LETTER_RETENTION_DAYS * day)},
-            )
-        )
-    from app.events.kafka import connection_config
-
-    admin = AdminClient(connection_config(current_app))
-    for name, future in admin.create_topics(new).items():
-        try:
-            future.result(30)
-            click.echo(f"created {name}")
-        except Exception as exc:  # an existing topic is fine
-            click.echo(f"{name}: {exc}")
+    if problems:
+        raise click.ClickException(f"{len(problems)} topic(s) are not as the catalogue says.")
 
 
 @events_cli.command("replay")

@@ -84,6 +84,7 @@ class Settings:
     email_send_attempts: int = 5
     consumer_max_attempts: int = 5
     delivery_retention_days: int = 30
+    worker_heartbeat_retention_hours: int = 24
     demo_seed: bool = True
     trash_retention_days: int = 30
 
@@ -248,6 +249,7 @@ class Settings:
             "EMAIL_SEND_ATTEMPTS": self.email_send_attempts,
             "CONSUMER_MAX_ATTEMPTS": self.consumer_max_attempts,
             "DELIVERY_RETENTION_DAYS": self.delivery_retention_days,
+            "WORKER_HEARTBEAT_RETENTION": timedelta(hours=self.worker_heartbeat_retention_hours),
             "DEMO_SEED": self.demo_seed,
             "TRASH_RETENTION_DAYS": self.trash_retention_days,
             "PREFERRED_URL_SCHEME": "https" if self.production else "http",

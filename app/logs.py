@@ -41,6 +41,23 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
+class _LibrdkafkaLine(logging.Filter):
+    """confluent-kafka hands each librdkafka line over as `"%s [%s] %s"` (facility, client
+    name, text); keep the three apart so the JSON line has them as fields."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.msg == "%s [%s] %s" and isinstance(record.args, tuple) and len(record.args) == 3:
+            facility, client, text = record.args
+            record.msg, record.args = str(text), ()
+            record.kafka_facility, record.kafka_client = facility, client
+        return True
+
+
+# The Kafka clients' own log (librdkafka), passed as `logger` in every client's config
+# (app/events/kafka.py), so it comes out as JSON on stderr like everything else.
+KAFKA_LOG = logging.getLogger("lectern.kafka")
+KAFKA_LOG.addFilter(_LibrdkafkaLine())
+
 _base_factory = logging.getLogRecordFactory()
 
 

@@ -117,3 +117,64 @@ def test_dead_course_events_are_shown_and_can_be_retried(client, auth, app):
     client.submit(f"/admin/events/course-outbox/{event.event_id}/retry")
     assert DocOutboxEvent.objects.get(id=event.id).status == "pending"
     assert client.submit("/admin/events/course-outbox/nope/retry").status_code == 404
+
+
+def _heartbeats(app, **last_seen_ago):
+    """One heartbeat row per worker id, last seen that long ago (a timedelta); a name
+    starting with "stopped" is marked stopped."""
+    from app.events.models import WorkerHeartbeat
+    from app.extensions import db
+    from app.timeutil import utcnow
+
+    with app.app_context():
+        for worker_id, ago in last_seen_ago.items():
+            db.session.add(
+                WorkerHeartbeat(
+                    worker_id=worker_id,
+                    name="email",
+                    group="lectern-email",
+                    last_seen=utcnow() - ago,
+                    stopped=worker_id.startswith("stopped"),
+                )
+            )
+        db.session.commit()
+
+
+def test_an_admin_clears_stopped_and_silent_workers(client, auth, app):
+    from datetime import timedelta
+
+    _heartbeats(
+        app,
+        **{
+            "alive@web-1:10": timedelta(seconds=3),
+            "stopped@web-1:11": timedelta(minutes=2),
+            "silent@web-1:12": timedelta(minutes=5),
+        },
+    )
+    auth.login("admin")
+    page = client.get("/admin/events").get_data(as_text=True)
+    assert all(w in page for w in ("alive@web-1:10", "stopped@web-1:11", "silent@web-1:12"))
+    assert "Clear stopped workers" in page and "leave this list by themselves" in page
+
+    forged = client.post("/admin/events/workers/clear", data={"csrf_token": "forged"})
+    assert forged.status_code == 400  # CSRF checked: nothing cleared
+    assert "silent@web-1:12" in client.get("/admin/events").get_data(as_text=True)
+
+    response = client.submit("/admin/events/workers/clear")  # a plain form post, no htmx
+    assert response.status_code == 303 and response.headers["Location"].endswith("/admin/events")
+    page = client.get("/admin/events").get_data(as_text=True)
+    assert "Cleared 2 stopped or silent workers." in page
+    assert "alive@web-1:10" in page
+    assert "stopped@web-1:11" not in page and "silent@web-1:12" not in page
+    assert "Clear stopped workers" not in page  # nothing left to clear
+
+
+def test_only_admins_clear_workers(client, auth, app):
+    from datetime import timedelta
+
+    _heartbeats(app, **{"stopped@web-1:11": timedelta(minutes=2)})
+    auth.login("moderator")
+    assert client.submit("/admin/events/workers/clear").status_code == 403
+    auth.logout()
+    auth.login("admin")
+    assert "stopped@web-1:11" in client.get("/admin/events").get_data(as_text=True)

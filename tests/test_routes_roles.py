@@ -45,6 +45,7 @@ ACCESS = {
     "admin.replay": "admin",
     "admin.retry": "admin",
     "admin.retry_document": "admin",
+    "admin.clear_workers": "admin",
     "api.openapi_document": "public",
     "api.register": "public",
     "api.login": "public",

@@ -70,6 +70,9 @@ class FakeProducer:
     def flush(self, timeout=None):
         return 0
 
+    def poll(self, timeout=None):
+        return 0
+
 
 def test_poison_messages_are_dead_lettered_and_committed(app):
     from app.events.models import DeadLetter
@@ -191,3 +194,63 @@ def test_a_permanent_failure_is_dead_lettered_without_retries(app):
         _SUBSCRIPTIONS[:] = [s for s in _SUBSCRIPTIONS if s.consumer != "test-permanent"]
     assert len(calls) == 1 and runner.counts["dead_lettered"] == 1
     assert producer.sent[0][3]["dlq-attempts"] == b"1"
+
+
+def test_a_worker_prunes_the_heartbeats_of_workers_gone_long_ago(app_factory):
+    from datetime import timedelta
+
+    from app.events.models import WorkerHeartbeat
+    from app.extensions import db
+    from app.timeutil import utcnow
+
+    app = app_factory(WORKER_HEARTBEAT_RETENTION=timedelta(hours=24))
+    with app.app_context():
+        for worker_id, ago, stopped in (
+            ("email@old:1", timedelta(hours=25), True),  # stopped long ago
+            ("email@old:2", timedelta(days=3), False),  # killed long ago, never said so
+            ("email@recent:3", timedelta(hours=23), True),  # stopped, but not long ago
+        ):
+            db.session.add(
+                WorkerHeartbeat(
+                    worker_id=worker_id,
+                    name="email",
+                    group="lectern-email",
+                    last_seen=utcnow() - ago,
+                    stopped=stopped,
+                )
+            )
+        db.session.commit()
+    runner = Runner(
+        app,
+        WORKERS["email"],
+        consumer=FakeConsumer([]),
+        producer=FakeProducer(),
+        sleep=lambda _s: None,
+    )
+    runner.beat(force=True)
+    with app.app_context():
+        left = sorted(b.worker_id for b in db.session.query(WorkerHeartbeat))
+    assert left == sorted(["email@recent:3", runner.worker_id])
+
+
+class ForgetfulConsumer(FakeConsumer):
+    """Refuses the first commit, as after a broker restart that forgot this member."""
+
+    def commit(self, message, asynchronous):
+        from confluent_kafka import KafkaError, KafkaException
+
+        if not getattr(self, "refused", False):
+            self.refused = True
+            raise KafkaException(KafkaError(KafkaError.UNKNOWN_MEMBER_ID, "Unknown member"))
+        super().commit(message, asynchronous)
+
+
+def test_a_refused_commit_does_not_stop_the_worker(app):
+    messages = [FakeMessage(b"not json", offset=1), FakeMessage(b"not json", offset=2)]
+    consumer = ForgetfulConsumer(messages)
+    runner = Runner(
+        app, WORKERS["email"], consumer=consumer, producer=FakeProducer(), sleep=lambda _s: None
+    )
+    runner.run(max_messages=2)  # the first commit raises; the worker goes on to the next
+    assert consumer.refused and consumer.committed == [2]
+    assert runner.counts["dead_lettered"] == 2

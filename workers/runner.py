@@ -24,6 +24,7 @@ from typing import Any
 from flask import Flask
 
 from app.events import PermanentFailure, subscriptions_for
+from app.events.admin import prune_worker_heartbeats
 from app.events.bus import check_envelope, run_handler
 from app.events.catalogue import Worker, dead_letter_topic, topics_for_consumers
 from app.events.kafka import consumer_config, producer_config
@@ -33,6 +34,7 @@ from app.timeutil import utcnow
 
 log = logging.getLogger(__name__)
 HEARTBEAT_SECONDS = 5.0
+PRUNE_SECONDS = 600.0  # how often a worker forgets the workers gone for WORKER_HEARTBEAT_RETENTION
 MAX_MESSAGE_BYTES = 1024 * 1024
 
 
@@ -59,6 +61,7 @@ class Runner:
         self.worker_id = f"{worker.name}@{socket.gethostname()}:{os.getpid()}"
         self.counts = {"processed": 0, "failed": 0, "dead_lettered": 0}
         self._last_beat = 0.0
+        self._last_prune: float | None = None
 
     # ------------------------------------------------------------ lifecycle
 
@@ -87,6 +90,7 @@ class Runner:
                     self.sleep(1.0)  # nothing to consume yet; stay up and report health
                     continue
                 message = self.consumer.poll(1.0)
+                self.producer.poll(0)  # the dead-letter producer's log lines
                 if message is None:
                     if idle_timeout is not None and time.monotonic() - idle_since > idle_timeout:
                         break
@@ -95,7 +99,7 @@ class Runner:
                     log.warning("consumer error", extra={"error": str(message.error())})
                     continue
                 self.handle(message)
-                self.consumer.commit(message=message, asynchronous=False)
+                self.commit(message)
                 handled += 1
                 idle_since = time.monotonic()
                 if max_messages is not None and handled >= max_messages:
@@ -105,6 +109,26 @@ class Runner:
             self.consumer.close()
             self.producer.flush(10)
             log.info("worker stopped", extra={"worker": self.worker_id, **self.counts})
+
+    def commit(self, message: Any) -> None:
+        """Commit a handled message's offset. If the broker refuses (it restarted and forgot
+        this member, the group is rebalancing), carry on: the message comes again from the
+        last committed offset, and its receipts make the second delivery do nothing."""
+        from confluent_kafka import KafkaException
+
+        try:
+            self.consumer.commit(message=message, asynchronous=False)
+        except KafkaException as exc:
+            error = exc.args[0] if exc.args else exc
+            log.warning(
+                "commit failed; the message will be delivered again",
+                extra={
+                    "topic": message.topic(),
+                    "partition": message.partition(),
+                    "offset": message.offset(),
+                    "error": str(error),
+                },
+            )
 
     # ------------------------------------------------------------ one message
 
@@ -241,6 +265,9 @@ class Runner:
                 row.failed = self.counts["failed"]
                 row.dead_lettered = self.counts["dead_lettered"]
                 db.session.add(row)
+                if self._last_prune is None or now - self._last_prune >= PRUNE_SECONDS:
+                    self._last_prune = now
+                    prune_worker_heartbeats(self.app.config["WORKER_HEARTBEAT_RETENTION"])
                 db.session.commit()
             except Exception:
                 db.session.rollback()

@@ -3,12 +3,13 @@ and replaying a dead letter."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, or_, select
 
 from app.errors import Conflict, NotFound
 from app.events.models import DeadLetter, OutboxEvent, WorkerHeartbeat
@@ -28,10 +29,43 @@ class EventHealth:
     dead_letters: list[DeadLetter]
     dead_letter_count: int
     workers: list[dict[str, Any]]
+    # Each consumer group's backlog from Kafka (with `groups=True` and Kafka configured).
+    groups: list[dict[str, Any]] = field(default_factory=list)
+    groups_error: str | None = None
 
 
-def event_health(limit: int = 50) -> EventHealth:
-    """Everything the admin page and readiness show about events."""
+def consumer_groups(admin: Any = None, timeout: float = 2.0) -> list[dict[str, Any]]:
+    """Each worker kind's consumer group with its backlog, from the group's committed
+    offsets and the topics' high watermarks in Kafka, so a group with no live consumer
+    shows what waits for it too; and how many of its workers are alive. Raises if Kafka
+    does not answer."""
+    from app.events.catalogue import WORKERS, topics_for_consumers
+    from app.events.cluster import admin_client, group_backlogs
+
+    backlog = group_backlogs(admin or admin_client(current_app), timeout)
+    cutoff = utcnow() - STALE_AFTER
+    live = Counter(
+        db.session.scalars(
+            select(WorkerHeartbeat.group).where(
+                WorkerHeartbeat.stopped.is_(False), WorkerHeartbeat.last_seen >= cutoff
+            )
+        )
+    )
+    return [
+        {
+            "group": w.group,
+            "worker": w.name,
+            "topics": topics_for_consumers(w.consumers),
+            "lag": backlog.get(w.group),
+            "live": live[w.group],
+        }
+        for w in WORKERS.values()
+    ]
+
+
+def event_health(limit: int = 50, groups: bool = False) -> EventHealth:
+    """Everything the admin page and readiness show about events (with `groups`, each
+    consumer group's backlog from Kafka too)."""
     from app.courses.outbox import backlog
 
     counts = dict(
@@ -74,6 +108,13 @@ def event_health(limit: int = 50) -> EventHealth:
         )
         or 0
     )
+    group_rows: list[dict[str, Any]] = []
+    groups_error = None
+    if groups and current_app.config.get("KAFKA_BOOTSTRAP_SERVERS"):
+        try:
+            group_rows = consumer_groups()
+        except Exception as exc:  # the page still shows the rest while Kafka is away
+            groups_error = f"Kafka did not answer: {type(exc).__name__}: {exc}"[:300]
     return EventHealth(
         bus=current_app.config["EVENT_BUS"],
         outbox_pending=counts.get("pending", 0),
@@ -83,7 +124,33 @@ def event_health(limit: int = 50) -> EventHealth:
         dead_letters=letters,
         dead_letter_count=total,
         workers=workers,
+        groups=group_rows,
+        groups_error=groups_error,
     )
+
+
+def prune_worker_heartbeats(retention: timedelta) -> int:
+    """Forget workers not seen for `retention` (stopped, or long gone without a word).
+    A live worker beats every few seconds, so it is never one of them. Caller commits."""
+    result = db.session.execute(
+        delete(WorkerHeartbeat).where(WorkerHeartbeat.last_seen < utcnow() - retention)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def clear_stopped_workers() -> int:
+    """Forget every worker that is not alive: stopped, or silent for STALE_AFTER. A silent
+    one that is in fact still running writes its row again at its next beat. Caller
+    commits."""
+    result = db.session.execute(
+        delete(WorkerHeartbeat).where(
+            or_(
+                WorkerHeartbeat.stopped.is_(True),
+                WorkerHeartbeat.last_seen < utcnow() - STALE_AFTER,
+            )
+        )
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def replay_dead_letter(letter_id: int) -> DeadLetter:

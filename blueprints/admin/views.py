@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, request, url_for
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from wtforms import SelectField
@@ -15,6 +15,7 @@ from app.accounts.models import Role
 from app.accounts.policies import can
 from app.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from app.events.admin import (
+    clear_stopped_workers,
     dead_document_events,
     dead_outbox_events,
     event_health,
@@ -75,13 +76,17 @@ def set_role(user_id: str) -> Any:
 
 @bp.route("/events")
 def events() -> Any:
-    """Outbox backlog and age, workers with their lag, dead letters with a replay button."""
+    """Outbox backlog and age, consumer groups' backlog, workers with their lag, dead
+    letters with a replay button."""
     return render(
         "admin/events.html",
-        health=event_health(),
+        health=event_health(groups=True),
         dead_events=dead_outbox_events(),
         dead_documents=dead_document_events(),
         confirm=ConfirmForm(),
+        heartbeat_retention_hours=int(
+            current_app.config["WORKER_HEARTBEAT_RETENTION"].total_seconds() // 3600
+        ),
     )
 
 
@@ -95,6 +100,18 @@ def replay(letter_id: int) -> Any:
             flash(exc.message, "error")
         else:
             flash("Replayed: the workers will handle the message again.", "success")
+    return redirect(url_for("admin.events"), 303)
+
+
+@bp.route("/events/workers/clear", methods=["POST"])
+def clear_workers() -> Any:
+    """Forget the workers that are stopped or silent."""
+    if ConfirmForm().validate_on_submit():
+        cleared = clear_stopped_workers()
+        db.session.commit()
+        flash(
+            f"Cleared {cleared} stopped or silent worker{'' if cleared == 1 else 's'}.", "success"
+        )
     return redirect(url_for("admin.events"), 303)
 
 

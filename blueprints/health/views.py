@@ -67,14 +67,20 @@ def _outbox() -> dict[str, Any]:
     }
 
 
-def _kafka() -> str:
-    from confluent_kafka.admin import AdminClient
+def _kafka() -> dict[str, Any]:
+    from app.events.admin import consumer_groups
+    from app.events.cluster import admin_client
 
-    from app.events.kafka import connection_config
-
-    admin = AdminClient(connection_config(current_app))
-    metadata = admin.list_topics(timeout=2)
-    return f"{len(metadata.brokers)} broker(s)"
+    admin = admin_client(current_app)
+    try:
+        metadata = admin.list_topics(timeout=2)
+        groups = consumer_groups(admin, timeout=2)
+    finally:
+        admin.poll(0)  # hand the client's log lines to the log
+    return {
+        "brokers": len(metadata.brokers),
+        "groups": [{k: g[k] for k in ("group", "lag", "live")} for g in groups],
+    }
 
 
 @bp.route("/readyz")

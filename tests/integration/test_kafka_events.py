@@ -251,3 +251,55 @@ def test_worker_ids_are_unique_per_process(kafka_app):
     assert second.worker_id != first.worker_id
     for runner in (first, second):
         runner.consumer.close()
+
+
+def group_row(page: str, group: str) -> list[str]:
+    """The cells of a group's row in the Consumer groups table of /admin/events."""
+    row = re.search(rf"<tr><td>{re.escape(group)}</td>(.*?)</tr>", page, re.S)
+    assert row, f"no row for {group}"
+    return [
+        re.sub(r"<[^>]+>", "", cell).strip() for cell in re.findall(r"<td>(.*?)</td>", row[1], re.S)
+    ]
+
+
+def test_a_group_with_no_live_consumer_shows_its_backlog(kafka_app, broker):
+    # One message per relay round: tansu answers ListOffsets(latest) with the base offset
+    # of a partition's last record batch + 1, so a batch of several would read as one.
+    for name in ("ana", "ben", "cy"):
+        signup(kafka_app, f"{name}@example.com")
+        assert relay(kafka_app)["published"] == 1  # and no worker has ever run
+    admin = Users(kafka_app).create("admin", email="root@example.com")
+    client = kafka_app.test_client()
+    client.submit("/signin", {"email": admin.email, "password": PASSWORD})
+
+    page = client.get("/admin/events").get_data(as_text=True)
+    # worker, topics, live workers, backlog
+    assert group_row(page, "lectern-email")[1:] == [
+        "lectern.accounts.users, lectern.courses.courses, lectern.courses.enrollments",
+        "none",
+        "3",
+    ]
+    assert group_row(page, "lectern-courses")[2:] == ["none", "3"]
+    assert group_row(page, "lectern-media")[1:] == ["none yet", "0", "0"]
+    kafka = next(c for c in client.get("/readyz").json["checks"] if c["name"] == "kafka")
+    assert kafka["ok"] and kafka["detail"]["brokers"] == 1
+    assert {g["group"]: (g["lag"], g["live"]) for g in kafka["detail"]["groups"]} == {
+        "lectern-email": (3, 0),
+        "lectern-courses": (3, 0),
+        "lectern-media": (0, 0),
+    }
+
+    consume(kafka_app, 2)  # an email worker handles two, commits them, and stops
+    page = client.get("/admin/events").get_data(as_text=True)
+    assert group_row(page, "lectern-email")[2:] == ["none", "1"]  # from the committed offsets
+    assert group_row(page, "lectern-courses")[2:] == ["none", "3"]
+
+
+def test_the_admin_page_says_when_kafka_does_not_answer(kafka_app, broker):
+    broker.stop()
+    admin = Users(kafka_app).create("admin", email="root@example.com")
+    client = kafka_app.test_client()
+    client.submit("/signin", {"email": admin.email, "password": PASSWORD})
+    page = client.get("/admin/events")
+    assert page.status_code == 200
+    assert "Kafka did not answer" in page.get_data(as_text=True)

@@ -3,14 +3,11 @@ whole chain (web server, relay, email worker) turning one sign-up into one email
 
 from __future__ import annotations
 
-import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
-from pathlib import Path
 
 import pytest
 
@@ -19,95 +16,7 @@ from app.events.kafka import Publisher
 from app.events.relay import relay_once
 from app.extensions import db
 from tests.conftest import PASSWORD
-from tests.integration.conftest import SENDGRID_KEY
-
-ROOT = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
-
-
-def process_env(tmp_path: Path, database_url: str, broker, standin, **extra: str) -> dict:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(
-            (
-                "LECTERN",
-                "DATABASE_",
-                "MONGODB",
-                "DOCUMENT_",
-                "KAFKA_",
-                "SENDGRID_",
-                "REDIS_",
-                "PUBLIC_URL",
-                "DATA_DIR",
-                "PORT",
-            )
-        )
-    }
-    env.update(
-        {
-            "DATA_DIR": str(tmp_path / "proc-data"),
-            "DATABASE_URL": database_url,
-            "DOCUMENT_STORE": "litemongo",
-            "DOCUMENT_STORE_PATH": str(tmp_path / "proc-docs"),
-            "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap,
-            "KAFKA_SESSION_TIMEOUT_MS": "6000",
-            "SENDGRID_API_KEY": SENDGRID_KEY,
-            "SENDGRID_API_HOST": standin.url,
-            "PUBLIC_URL": "http://lectern.test",
-            "BCRYPT_ROUNDS": "4",
-            "LOG_LEVEL": "INFO",
-            "RATELIMIT_ENABLED": "false",
-            "PYTHONUNBUFFERED": "1",
-            **extra,
-        }
-    )
-    return env
-
-
-class Proc:
-    def __init__(self, args: list[str], env: dict, log: Path):
-        self.log_path = log
-        self.log = log.open("ab")
-        self.popen = subprocess.Popen(
-            args,
-            cwd=ROOT,
-            env=env,
-            stdout=self.log,  # noqa: S603
-            stderr=subprocess.STDOUT,
-        )
-
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 20) -> int:
-        if self.popen.poll() is None:
-            self.popen.send_signal(sig)
-            try:
-                self.popen.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.popen.kill()
-                self.popen.wait(5)
-        self.log.close()
-        return self.popen.returncode
-
-    def tail(self) -> str:
-        return self.log_path.read_text(errors="replace")[-3000:]
-
-
-def worker(name: str, env: dict, tmp_path: Path, tag: str = "") -> Proc:
-    return Proc(
-        [str(BIN / "flask"), "--app", "wsgi", "worker", name],
-        env,
-        tmp_path / f"worker-{name}{tag}.log",
-    )
-
-
-def wait_until(check, timeout: float, what: str, procs: tuple[Proc, ...] = ()) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.1)
-    logs = "\n".join(p.tail() for p in procs)
-    raise AssertionError(f"timed out waiting for {what}\n{logs}")
+from tests.integration.processes import BIN, ROOT, Proc, process_env, wait_until, worker
 
 
 @pytest.fixture
