@@ -8,6 +8,7 @@ document, so the two cannot drift apart.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import wraps
@@ -25,6 +26,9 @@ from app.extensions import client_address
 from app.ratelimits import address_limit
 
 MAX_JSON_BYTES = 64 * 1024
+# No body of this API nests more than a few levels; a bound far below the interpreter's
+# recursion limit keeps the parser, the validator and every later walk of the data safe.
+MAX_JSON_DEPTH = 32
 
 
 class BadRequest(LecternError):
@@ -130,8 +134,15 @@ def parse_body(validator: Draft202012Validator) -> dict[str, Any]:
     except RequestEntityTooLarge as exc:
         raise TooLarge() from exc
     try:
-        data = json.loads(raw or b"null", parse_constant=_reject_constant)
-    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        # What json.loads does with bytes (RFC 8259 encodings), so the depth scan reads text.
+        text = raw.decode(json.detect_encoding(raw), "surrogatepass") if raw else "null"
+    except (UnicodeDecodeError, LookupError) as exc:
+        raise BadRequest() from exc
+    if _nested_deeper_than(text, MAX_JSON_DEPTH):
+        raise BadRequest(f"The request body nests more than {MAX_JSON_DEPTH} levels deep.")
+    try:
+        data = json.loads(text, parse_constant=_reject_constant)
+    except ValueError as exc:
         raise BadRequest() from exc
     if not isinstance(data, dict):
         raise BadRequest("The request body must be a JSON object.")
@@ -153,6 +164,39 @@ def parse_body(validator: Draft202012Validator) -> dict[str, Any]:
     if problems:
         raise ValidationFailed(fields=problems)
     return data
+
+
+_JSON_STRUCTURE = re.compile(r'["\\\[\]{}]')
+
+
+def _nested_deeper_than(text: str, limit: int) -> bool:
+    """Whether arrays and objects in `text` nest more than `limit` deep.
+
+    One pass over the quotes, backslashes and brackets, without recursion, so it is
+    safe on any input; strings are skipped. Invalid JSON is left to the parser.
+    """
+    depth = 0
+    in_string = False
+    escaped = -1  # the index of the character a backslash escapes
+    for match in _JSON_STRUCTURE.finditer(text):
+        at = match.start()
+        if at == escaped:
+            continue
+        char = text[at]
+        if in_string:
+            if char == "\\":
+                escaped = at + 1
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            if depth > limit:
+                return True
+        elif char in "]}":
+            depth -= 1
+    return False
 
 
 def _reject_constant(name: str) -> None:
