@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from functools import wraps
 from typing import Any
 
-from flask import g, request
+from flask import Response, g, request
 from jsonschema import Draft202012Validator
 from werkzeug.exceptions import RequestEntityTooLarge
 
@@ -119,6 +119,16 @@ def route(
         return wrapper
 
     return decorate
+
+
+def no_content_without_a_type(response: Response) -> Response:
+    """An answer without content says so: 204, and no Content-Type (Flask's own answer to
+    OPTIONS and a view's `"", 204` would otherwise claim to be text/html)."""
+    if request.method == "OPTIONS" and response.status_code == 200 and not response.get_data():
+        response.status_code = 204
+    if response.status_code == 204:
+        response.headers.pop("Content-Type", None)
+    return response
 
 
 def parse_body(validator: Draft202012Validator) -> dict[str, Any]:
