@@ -138,11 +138,15 @@ def parse_body(validator: Draft202012Validator) -> dict[str, Any]:
         raise UnsupportedMediaType()
     if request.content_length is not None and request.content_length > MAX_JSON_BYTES:
         raise TooLarge()
-    request.max_content_length = MAX_JSON_BYTES
+    # A chunked body has no Content-Length: werkzeug stops reading at the limit and hands
+    # over what it read, cut short. Read one byte past the limit to tell the two apart.
+    request.max_content_length = MAX_JSON_BYTES + 1
     try:
         raw = request.get_data(cache=True)
     except RequestEntityTooLarge as exc:
         raise TooLarge() from exc
+    if len(raw) > MAX_JSON_BYTES:
+        raise TooLarge()
     try:
         # What json.loads does with bytes (RFC 8259 encodings), so the depth scan reads text.
         text = raw.decode(json.detect_encoding(raw), "surrogatepass") if raw else "null"
