@@ -82,9 +82,17 @@ def _valid_body(op):
     return {k: samples[k] for k in (required or list(op.body["properties"])[:1])}
 
 
-def _wrong_types(schema):
+def _types(schema):
+    if "anyOf" in schema:
+        return set().union(*(_types(branch) for branch in schema["anyOf"]))
+    if "const" in schema:
+        return {"string"} if isinstance(schema["const"], str) else {"other"}
     kinds = schema.get("type", "object")
-    kinds = set(kinds if isinstance(kinds, list) else [kinds])
+    return set(kinds if isinstance(kinds, list) else [kinds])
+
+
+def _wrong_types(schema):
+    kinds = _types(schema)
     candidates = {
         "string": "text",
         "integer": 12345,

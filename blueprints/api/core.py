@@ -61,6 +61,7 @@ class Operation:
     tags: list[str] = field(default_factory=list)
     parameters: list[dict[str, Any]] = field(default_factory=list)
     optional_auth: bool = False
+    limit: str | None = None  # the config key of its per-address rate limit, if it has one
 
 
 OPERATIONS: list[Operation] = []
@@ -114,6 +115,7 @@ def route(
                 [tag],
                 parameters or [],
                 optional_auth,
+                limit,
             )
         )
         return wrapper
