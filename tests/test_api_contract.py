@@ -219,9 +219,10 @@ def test_catalog_text_parameters_are_refused_past_their_length(doc, client, name
 def test_catalog_integers_are_whole_numbers_in_range(doc, client, name):
     schema = _param(doc, "/courses", "get", name)["schema"]
     assert schema["type"] == "integer"
-    for good in ("1", str(schema["maximum"]), ""):
+    for good in ("1", str(schema["maximum"]), "", "2.0", "007"):
         assert client.get("/api/v1/courses", query_string={name: good}).status_code == 200, good
-    for bad in ("0", str(schema["maximum"] + 1), "+1", " 1", "1 ", "1_0", "1.0", "١", "²", "x"):
+    too_big = str(schema["maximum"] + 1)
+    for bad in ("0", too_big, "+1", " 1", "1 ", "1_0", "1.5", "1e1", "١", "²", "x"):
         response = client.get("/api/v1/courses", query_string={name: bad})
         assert response.status_code == 422, bad
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -74,16 +75,21 @@ def _one_string(args: Mapping[str, Any], name: str) -> str:
     return value.strip()
 
 
+# A whole number in ASCII digits: no sign, space or `_` (which int() would take), and as in
+# JSON Schema, where 2.0 is an integer, a fraction of zeros is allowed.
+_WHOLE_NUMBER = re.compile(r"([0-9]+)(?:\.0+)?")
+
+
 def _one_int(args: Mapping[str, Any], name: str, default: int, hi: int) -> int:
-    """A whole number from 1 to `hi` written in ASCII digits (no sign, space or `_`, which
-    int() would take); empty is the default, as for every parameter."""
+    """A whole number from 1 to `hi`; empty is the default, as for every parameter."""
     raw = args.get(name)
     if raw is None or raw == "":
         return default
     value = raw if isinstance(raw, int) and not isinstance(raw, bool) else None
-    if isinstance(raw, str) and raw.isascii() and raw.isdigit():
+    match = _WHOLE_NUMBER.fullmatch(raw) if isinstance(raw, str) else None
+    if match:
         try:
-            value = int(raw)
+            value = int(match.group(1))
         except ValueError:  # more digits than int() converts
             value = None
     if value is None or not 1 <= value <= hi:
