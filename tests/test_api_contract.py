@@ -9,7 +9,7 @@ import uuid
 import pytest
 
 from blueprints.api.core import OPERATIONS
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, Users
 
 
 @pytest.fixture
@@ -319,3 +319,23 @@ def test_rate_limited_routes_answer_429_with_retry_after(op, app_factory):
     assert second.status_code == 429
     assert second.json["error"]["code"] == "rate_limited"
     assert int(second.headers["Retry-After"]) >= 1
+
+
+def test_account_deletion_answers_its_documented_429(app_factory, doc):
+    """Its password is checked like a sign-in, in the per-account buckets (SPEC §9)."""
+    response = doc["paths"]["/users/account"]["delete"]["responses"]["429"]
+    assert response["headers"]["Retry-After"]["required"] is True
+    app = app_factory(RATELIMIT_ENABLED=True, RATELIMIT_ACCOUNT_FAILURES="2 per hour")
+    user = Users(app).create()
+    client = app.test_client()
+    token = client.post(
+        "/api/v1/auth/login", json={"email": user.email, "password": PASSWORD}
+    ).json["access_token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    statuses = [
+        client.delete("/api/v1/users/account", headers=headers, json={"password": "wrong" * 3})
+        for _ in range(3)
+    ]
+    assert [r.status_code for r in statuses] == [422, 422, 429]
+    assert statuses[-1].json["error"]["code"] == "rate_limited"
+    assert int(statuses[-1].headers["Retry-After"]) >= 1
