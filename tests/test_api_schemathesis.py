@@ -2,12 +2,14 @@
 
 The module serves a seeded app (SQLite, mongomock, bcrypt at 4 rounds, rate limits off)
 with werkzeug's HTTP server in a thread, and runs schemathesis' engine, the one behind
-`schemathesis run`, against `/api/v1/openapi.json`: every phase (the document's examples,
-coverage of each schema's edges, fuzzing, stateful sequences) and every check, twice:
+`schemathesis run`, against `/api/v1/openapi.json`: every phase (examples, which this
+module adds from the seeded data; coverage of each schema's edges; fuzzing; stateful
+sequences) and every check, twice:
 
 - anonymous, as the mobile app before sign-in;
 - signed in: schemathesis signs in itself (its Web Fuzzing Commons login) as a learner
-  enrolled in a published course with a video, a reading and a quiz, and owning a project.
+  enrolled in a published course with a video, a reading and two quizzes (one with the
+  default cool-down between attempts, one without), and owning two projects.
   Path parameters come from those objects most of the time (dictionaries), so lessons,
   progress, quiz attempts and projects answer 200 and not only 404. A second learner is
   the peer for `object_level_authorization`: what the first one reads, the second must not.
@@ -44,7 +46,7 @@ LESSON = "/courses/{slug}/lessons/{lesson_id}"
 # Schema-valid bodies these operations refuse (422) by rules that depend on stored data,
 # which no schema can state: a common password, or one equal to the email or name, and
 # the address syntax of email-validator (register); the account's own password (account
-# deletion); the questions and choices of the quiz (quiz attempts).
+# deletion); every question answered, with the quiz's choices (quiz attempts).
 STORED_DATA_RULES = [
     ("POST", "/auth/register"),
     ("DELETE", "/users/account"),
@@ -72,6 +74,13 @@ MUST_SUCCEED = {
     },
 }
 
+# Answers each run must have seen, so the documented refusals are checked against real
+# ones: progress `completed: true` on a quiz not passed yet, and a quiz's cool-down.
+MUST_ANSWER = {
+    "anonymous": set(),
+    "signed_in": {(f"PUT {LESSON}/progress", 409), (f"POST {LESSON}/quiz-attempts", 429)},
+}
+
 
 @dataclass
 class World:
@@ -79,7 +88,7 @@ class World:
     auth_file: Path
     slug: str
     lesson_ids: list[str]
-    quiz_id: str
+    quiz_ids: list[str]  # the first one has no cool-down
     project_ids: list[str]
     answers: dict[str, dict[str, Any]]
 
@@ -94,9 +103,16 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     users = Users(app)
     learner = users.create(email="learner@fuzz.example.com", name="Fuzz Learner")
     peer = users.create(email="peer@fuzz.example.com", name="Fuzz Peer")
-    course = Courses(app, users).published(lessons=["video", "reading", "quiz"])
+    course = Courses(app, users).published(lessons=["video", "reading", "quiz", "quiz"])
     lessons = [lesson for section in course.sections for lesson in section.lessons]
-    quiz = next(lesson for lesson in lessons if lesson.kind == "quiz")
+    quiz, paced = (lesson for lesson in lessons if lesson.kind == "quiz")
+    with app.app_context():
+        # One quiz answers every attempt (and shows the answers each time), so attempts
+        # succeed and their answers are checked; the other keeps its cool-down, so 429
+        # and its Retry-After are checked too.
+        quiz.cooldown_minutes = 0
+        quiz.reveal = "after_each_attempt"
+        course.save()
 
     client = app.test_client()
     token = client.post(
@@ -122,22 +138,29 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             auth_file=auth_file,
             slug=course.slug,
             lesson_ids=[lesson.id for lesson in lessons],
-            quiz_id=quiz.id,
+            quiz_ids=[quiz.id, paced.id],
             project_ids=projects,
             answers={
-                "right": {
-                    q.id: list(q.correct) if q.multiple else q.correct[0] for q in quiz.questions
-                },
-                "wrong": {
-                    q.id: next(c.id for c in q.choices if c.id not in q.correct)
-                    for q in quiz.questions
-                },
+                **_answers("free", quiz),
+                **_answers("paced", paced),
             },
         )
     finally:
         server.shutdown()
         thread.join(timeout=5)
         server.server_close()
+
+
+def _answers(name: str, quiz: Any) -> dict[str, dict[str, Any]]:
+    """Every question of `quiz` answered right, and answered wrong."""
+    return {
+        f"{name} right": {
+            q.id: list(q.correct) if q.multiple else q.correct[0] for q in quiz.questions
+        },
+        f"{name} wrong": {
+            q.id: next(c.id for c in q.choices if c.id not in q.correct) for q in quiz.questions
+        },
+    }
 
 
 def _wfc_user(email: str) -> dict[str, Any]:
@@ -178,7 +201,7 @@ def _config(world: World, signed_in: bool) -> schemathesis.Config:
         "dictionaries": {
             "slugs": {"values": [world.slug]},
             "lessons": {"values": world.lesson_ids},
-            "quizzes": {"values": [world.quiz_id]},
+            "quizzes": {"values": world.quiz_ids},
             "projects": {"values": world.project_ids},
         },
         "parameters": {
@@ -210,8 +233,8 @@ def _config(world: World, signed_in: bool) -> schemathesis.Config:
 
 
 def _add_examples(doc: dict[str, Any], world: World) -> None:
-    """Examples from the seeded data (the served document has none): the quiz answered
-    right and wrong, and progress on the quiz lesson, so those succeed, not only fail."""
+    """Examples from the seeded data (the served document has none): both quizzes
+    answered right and wrong, and progress on them, so those succeed, not only fail."""
     for path, method, bodies in [
         (
             f"{LESSON}/quiz-attempts",
@@ -226,9 +249,8 @@ def _add_examples(doc: dict[str, Any], world: World) -> None:
     ]:
         operation = doc["paths"][path][method]
         for parameter in operation["parameters"]:
-            parameter["example"] = {"slug": world.slug, "lesson_id": world.quiz_id}[
-                parameter["name"]
-            ]
+            values = {"slug": [world.slug], "lesson_id": world.quiz_ids}[parameter["name"]]
+            parameter["examples"] = {value: {"value": value} for value in values}
         content = operation["requestBody"]["content"]["application/json"]
         content["examples"] = {name: {"value": body} for name, body in bodies.items()}
 
@@ -313,3 +335,7 @@ def test_the_api_keeps_to_its_openapi_document(world: World, identity: str) -> N
         if any(200 <= s < 300 for s in statuses)
     }
     assert MUST_SUCCEED[identity] <= succeeded, report.summary()
+    answered = {
+        (label, status) for label, statuses in report.statuses.items() for status in statuses
+    }
+    assert MUST_ANSWER[identity] <= answered, report.summary()
