@@ -11,21 +11,43 @@ from typing import Any
 
 from app.errors import ValidationFailed
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_CONTROL_IN_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # newlines and tabs are fine
-_MARKUP = re.compile(r"[<>]")
-_SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+# The patterns below are the rules themselves: the cleaners here apply them, and the API's
+# JSON Schemas publish them. They are written for both Python's `re` and ECMA-262 (the
+# dialect of JSON Schema's `pattern`), so they use only character classes and \x/\u escapes.
+# Python's `$` also matches before a final newline, so the cleaners use fullmatch.
+
+NAME_MAX = 100
+# A name's characters: no control characters (C0, DEL, C1), no < or >.
+_NAME_CHAR = r"[^\x00-\x1f\x7f-\x9f<>]"
+# The spaces among them (what str.split() folds; the other spaces are control characters).
+_NAME_SPACE = r"[\x20\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+# The rest, of which a name needs one.
+_NAME_VISIBLE = r"[^\x00-\x20\x7f-\xa0<>\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+# Leading spaces, then a visible character, then anything allowed: one way to match, so a
+# long input of spaces costs linear time.
+NAME_PATTERN = rf"^{_NAME_SPACE}*{_NAME_VISIBLE}{_NAME_CHAR}*$"
+NAME_RULE = "No < or > and no control characters; spaces are folded to one."
+
+# Multi-line text: newlines and tabs are fine, other control characters are not.
+TEXT_PATTERN = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+
+SLUG_MAX = 120
+SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
+
+_NAME = re.compile(NAME_PATTERN)
+_TEXT = re.compile(TEXT_PATTERN)
+_SLUG = re.compile(SLUG_PATTERN)
 
 
-def clean_name(raw: Any, field: str = "name", max_length: int = 100) -> str:
+def clean_name(raw: Any, field: str = "name", max_length: int = NAME_MAX) -> str:
     """A one-line name: required, whitespace folded, no markup or control characters."""
     if not isinstance(raw, str) or not raw.strip():
         raise ValidationFailed(fields={field: "This field is required."})
+    if not _NAME.fullmatch(raw):
+        raise ValidationFailed(fields={field: "Names cannot contain < or > or control characters."})
     value = " ".join(raw.split())
     if len(value) > max_length:
         raise ValidationFailed(fields={field: f"Use at most {max_length} characters."})
-    if _CONTROL.search(value) or _MARKUP.search(value):
-        raise ValidationFailed(fields={field: "Names cannot contain < or > or control characters."})
     return value
 
 
@@ -40,13 +62,13 @@ def clean_text(raw: Any, field: str, max_length: int, *, required: bool = False)
         raise ValidationFailed(fields={field: "This field is required."})
     if len(value) > max_length:
         raise ValidationFailed(fields={field: f"Use at most {max_length} characters."})
-    if _CONTROL_IN_TEXT.search(value):
+    if not _TEXT.fullmatch(value):
         raise ValidationFailed(fields={field: "Remove control characters."})
     return value
 
 
-def clean_slug(raw: Any, field: str = "slug", max_length: int = 120) -> str:
-    if not isinstance(raw, str) or not raw or len(raw) > max_length or not _SLUG.match(raw):
+def clean_slug(raw: Any, field: str = "slug", max_length: int = SLUG_MAX) -> str:
+    if not isinstance(raw, str) or not raw or len(raw) > max_length or not _SLUG.fullmatch(raw):
         raise ValidationFailed(fields={field: "Use lower-case letters, digits and single dashes."})
     return raw
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from blueprints.api.core import MAX_JSON_BYTES, OPERATIONS
+from blueprints.api import core
+from blueprints.api.core import MAX_JSON_BYTES, MAX_JSON_DEPTH, OPERATIONS
 from tests.conftest import PASSWORD, events_of
 
 BODY_OPS = [op for op in OPERATIONS if op.body]
@@ -79,9 +82,17 @@ def _valid_body(op):
     return {k: samples[k] for k in (required or list(op.body["properties"])[:1])}
 
 
-def _wrong_types(schema):
+def _types(schema):
+    if "anyOf" in schema:
+        return set().union(*(_types(branch) for branch in schema["anyOf"]))
+    if "const" in schema:
+        return {"string"} if isinstance(schema["const"], str) else {"other"}
     kinds = schema.get("type", "object")
-    kinds = set(kinds if isinstance(kinds, list) else [kinds])
+    return set(kinds if isinstance(kinds, list) else [kinds])
+
+
+def _wrong_types(schema):
+    kinds = _types(schema)
     candidates = {
         "string": "text",
         "integer": 12345,
@@ -145,6 +156,77 @@ def test_hostile_bodies(op, world, app, users, client):
         assert error["code"] and error["message"]
         assert "Traceback" not in response.get_data(as_text=True)
     assert _snapshot(app, users) == before
+
+
+def _nested(depth, shape):
+    if shape == "array":
+        return "[" * depth + "]" * depth
+    return '{"a": ' * depth + "1" + "}" * depth
+
+
+def _deep_bodies(op, depth):
+    """Bodies nesting `depth` levels: bare, and inside each field of the route's schema."""
+    for shape in ("array", "object"):
+        inner = _nested(depth, shape)
+        yield inner
+        for field in op.body["properties"]:
+            yield f'{{"{field}": {inner}}}'
+        yield f'{{"answers": {{"q": {inner}}}}}'
+
+
+@pytest.mark.parametrize("op", BODY_OPS, ids=lambda op: f"{op.method} {op.path}")
+def test_deeply_nested_bodies_are_400_on_every_route(op, world, app, users, client, monkeypatch):
+    """Nesting is bounded at parse time: one level past the bound, the depths that used to
+    reach a RecursionError (about 980 to 1,000), and 100,000 levels with the size limit
+    raised so the depth, not the size, is what the server meets."""
+    token, path = world
+    headers = {"Authorization": f"Bearer {token}"} if op.auth else {}
+    monkeypatch.setattr(core, "MAX_JSON_BYTES", 1024 * 1024)
+    before = _snapshot(app, users)
+    for depth in (MAX_JSON_DEPTH + 1, 100, 981, 1000, 30_000, 100_000):
+        for body in _deep_bodies(op, depth):
+            response = client.open(
+                path(op),
+                method=op.method.upper(),
+                headers=headers,
+                data=body,
+                content_type="application/json",
+            )
+            assert response.status_code == 400, (depth, body[:40], response.status_code)
+            assert response.is_json
+            assert response.json["error"]["code"] == "malformed"
+            assert "nests more than" in response.json["error"]["message"]
+    # unclosed brackets are refused for their depth too
+    response = client.open(
+        path(op),
+        method=op.method.upper(),
+        headers=headers,
+        data="[" * 60_000,
+        content_type="application/json",
+    )
+    assert response.status_code == 400 and response.json["error"]["code"] == "malformed"
+    assert _snapshot(app, users) == before
+
+
+@pytest.mark.parametrize("op", BODY_OPS, ids=lambda op: f"{op.method} {op.path}")
+def test_nesting_up_to_the_bound_is_parsed(op, world, client):
+    """At the bound the body is parsed and validated as usual (422, not 400), and brackets
+    inside strings do not count."""
+    token, path = world
+    headers = {"Authorization": f"Bearer {token}"} if op.auth else {}
+    for body in (
+        f'{{"unknown": {_nested(MAX_JSON_DEPTH - 1, "array")}}}',
+        json.dumps({"unknown": "[" * 1000 + "\\", "more": '\\"[{'}),
+    ):
+        response = client.open(
+            path(op),
+            method=op.method.upper(),
+            headers=headers,
+            data=body,
+            content_type="application/json",
+        )
+        assert response.status_code == 422, (body[:40], response.json)
+        assert response.json["error"]["fields"]["unknown"] == "This field is not allowed here."
 
 
 def test_errors_for_unknown_routes_and_methods_are_json(client):

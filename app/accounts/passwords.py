@@ -17,6 +17,9 @@ import bcrypt
 
 MIN_LENGTH = 12
 MAX_LENGTH = 128
+# The most a client may send where an existing password is checked (sign-in, deletion):
+# room for any spelling of a MAX_LENGTH password, say with every accent decomposed.
+MAX_INPUT_LENGTH = 4 * MAX_LENGTH
 
 
 def normalise(password: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,6 +23,8 @@ SORTS = {
     "title": ("title", "id"),
 }
 MAX_PER_PAGE = 50
+MAX_PAGE = 10_000
+TEXT_PARAM_MAX = 100  # q, category, language and tag; longer is a 422, never cut
 # Everything a catalog card needs; never the sections (which can be large).
 SUMMARY_FIELDS = (
     "slug",
@@ -61,13 +64,37 @@ class CatalogQuery:
         return {k: v for k, v in data.items() if v not in ("", None) and v != defaults[k]}
 
 
-def _one_string(args: Mapping[str, Any], name: str, max_length: int = 100) -> str:
+def _one_string(args: Mapping[str, Any], name: str) -> str:
     value = args.get(name, "")
     if value is None:
         return ""
     if not isinstance(value, str):
         raise ValidationFailed(fields={name: "Must be text."})
-    return value.strip()[:max_length]
+    if len(value) > TEXT_PARAM_MAX:
+        raise ValidationFailed(fields={name: f"Use at most {TEXT_PARAM_MAX} characters."})
+    return value.strip()
+
+
+# A whole number in ASCII digits: no sign, space or `_` (which int() would take), and as in
+# JSON Schema, where 2.0 is an integer, a fraction of zeros is allowed.
+_WHOLE_NUMBER = re.compile(r"([0-9]+)(?:\.0+)?")
+
+
+def _one_int(args: Mapping[str, Any], name: str, default: int, hi: int) -> int:
+    """A whole number from 1 to `hi`; empty is the default, as for every parameter."""
+    raw = args.get(name)
+    if raw is None or raw == "":
+        return default
+    value = raw if isinstance(raw, int) and not isinstance(raw, bool) else None
+    match = _WHOLE_NUMBER.fullmatch(raw) if isinstance(raw, str) else None
+    if match:
+        try:
+            value = int(match.group(1))
+        except ValueError:  # more digits than int() converts
+            value = None
+    if value is None or not 1 <= value <= hi:
+        raise ValidationFailed(fields={name: f"Use a whole number from 1 to {hi}."})
+    return value
 
 
 def parse_catalog_query(args: Mapping[str, Any]) -> CatalogQuery:
@@ -85,14 +112,11 @@ def parse_catalog_query(args: Mapping[str, Any]) -> CatalogQuery:
     sort = args.get("sort", "") or "newest"
     if sort not in SORTS:
         errors["sort"] = f"Choose one of: {', '.join(SORTS)}."
-    for name, default, hi in (("page", 1, 10_000), ("per_page", 12, MAX_PER_PAGE)):
-        raw = args.get(name)
+    for name, default, hi in (("page", 1, MAX_PAGE), ("per_page", 12, MAX_PER_PAGE)):
         try:
-            values[name] = default if raw in (None, "") else int(raw)
-            if not 1 <= values[name] <= hi:
-                raise ValueError
-        except (TypeError, ValueError):
-            errors[name] = f"Use a whole number from 1 to {hi}."
+            values[name] = _one_int(args, name, default, hi)
+        except ValidationFailed as exc:
+            errors.update(exc.fields)
     if errors:
         raise ValidationFailed(fields=errors)
     return CatalogQuery(level=level, sort=sort, **values)

@@ -234,6 +234,8 @@ def record_progress(
         raise Forbidden("Enrol in the course to track progress.")
     if completed is not None and not isinstance(completed, bool):
         raise ValidationFailed(fields={"completed": "Must be true or false."})
+    if isinstance(position_seconds, float) and position_seconds.is_integer():
+        position_seconds = int(position_seconds)  # 42.0 is a whole number, as in JSON Schema
     if position_seconds is not None and (
         isinstance(position_seconds, bool)
         or not isinstance(position_seconds, int)

@@ -13,3 +13,6 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)
 
 from blueprints.api import auth, courses, openapi, projects, users  # noqa: E402,F401
+from blueprints.api.core import no_content_without_a_type  # noqa: E402
+
+bp.after_request(no_content_without_a_type)

@@ -34,7 +34,6 @@ def _pair(pair: sessions.TokenPair) -> dict[str, Any]:
         201: ("Created", s.USER_ENVELOPE),
         409: ("Email taken", E),
         422: ("Invalid fields", E),
-        429: ("Rate limited", E),
     },
 )
 def register() -> Any:
@@ -56,7 +55,6 @@ def register() -> Any:
     responses={
         200: ("Signed in", s.TOKENS),
         401: ("Wrong email or password", E),
-        429: ("Rate limited", E),
     },
 )
 def login() -> Any:
@@ -78,7 +76,6 @@ def login() -> Any:
     responses={
         200: ("New pair", s.TOKENS),
         401: ("Invalid, used or expired", E),
-        429: ("Rate limited", E),
     },
 )
 def refresh() -> Any:

@@ -8,12 +8,13 @@ document, so the two cannot drift apart.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import wraps
 from typing import Any
 
-from flask import g, request
+from flask import Response, g, request
 from jsonschema import Draft202012Validator
 from werkzeug.exceptions import RequestEntityTooLarge
 
@@ -25,6 +26,9 @@ from app.extensions import client_address
 from app.ratelimits import address_limit
 
 MAX_JSON_BYTES = 64 * 1024
+# No body of this API nests more than a few levels; a bound far below the interpreter's
+# recursion limit keeps the parser, the validator and every later walk of the data safe.
+MAX_JSON_DEPTH = 32
 
 
 class BadRequest(LecternError):
@@ -57,6 +61,7 @@ class Operation:
     tags: list[str] = field(default_factory=list)
     parameters: list[dict[str, Any]] = field(default_factory=list)
     optional_auth: bool = False
+    limit: str | None = None  # the config key of its per-address rate limit, if it has one
 
 
 OPERATIONS: list[Operation] = []
@@ -110,11 +115,22 @@ def route(
                 [tag],
                 parameters or [],
                 optional_auth,
+                limit,
             )
         )
         return wrapper
 
     return decorate
+
+
+def no_content_without_a_type(response: Response) -> Response:
+    """An answer without content says so: 204, and no Content-Type (Flask's own answer to
+    OPTIONS and a view's `"", 204` would otherwise claim to be text/html)."""
+    if request.method == "OPTIONS" and response.status_code == 200 and not response.get_data():
+        response.status_code = 204
+    if response.status_code == 204:
+        response.headers.pop("Content-Type", None)
+    return response
 
 
 def parse_body(validator: Draft202012Validator) -> dict[str, Any]:
@@ -124,14 +140,25 @@ def parse_body(validator: Draft202012Validator) -> dict[str, Any]:
         raise UnsupportedMediaType()
     if request.content_length is not None and request.content_length > MAX_JSON_BYTES:
         raise TooLarge()
-    request.max_content_length = MAX_JSON_BYTES
+    # A chunked body has no Content-Length: werkzeug stops reading at the limit and hands
+    # over what it read, cut short. Read one byte past the limit to tell the two apart.
+    request.max_content_length = MAX_JSON_BYTES + 1
     try:
         raw = request.get_data(cache=True)
     except RequestEntityTooLarge as exc:
         raise TooLarge() from exc
+    if len(raw) > MAX_JSON_BYTES:
+        raise TooLarge()
     try:
-        data = json.loads(raw or b"null", parse_constant=_reject_constant)
-    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        # What json.loads does with bytes (RFC 8259 encodings), so the depth scan reads text.
+        text = raw.decode(json.detect_encoding(raw), "surrogatepass") if raw else "null"
+    except (UnicodeDecodeError, LookupError) as exc:
+        raise BadRequest() from exc
+    if _nested_deeper_than(text, MAX_JSON_DEPTH):
+        raise BadRequest(f"The request body nests more than {MAX_JSON_DEPTH} levels deep.")
+    try:
+        data = json.loads(text, parse_constant=_reject_constant)
+    except ValueError as exc:
         raise BadRequest() from exc
     if not isinstance(data, dict):
         raise BadRequest("The request body must be a JSON object.")
@@ -153,6 +180,39 @@ def parse_body(validator: Draft202012Validator) -> dict[str, Any]:
     if problems:
         raise ValidationFailed(fields=problems)
     return data
+
+
+_JSON_STRUCTURE = re.compile(r'["\\\[\]{}]')
+
+
+def _nested_deeper_than(text: str, limit: int) -> bool:
+    """Whether arrays and objects in `text` nest more than `limit` deep.
+
+    One pass over the quotes, backslashes and brackets, without recursion, so it is
+    safe on any input; strings are skipped. Invalid JSON is left to the parser.
+    """
+    depth = 0
+    in_string = False
+    escaped = -1  # the index of the character a backslash escapes
+    for match in _JSON_STRUCTURE.finditer(text):
+        at = match.start()
+        if at == escaped:
+            continue
+        char = text[at]
+        if in_string:
+            if char == "\\":
+                escaped = at + 1
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            if depth > limit:
+                return True
+        elif char in "]}":
+            depth -= 1
+    return False
 
 
 def _reject_constant(name: str) -> None:

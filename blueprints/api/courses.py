@@ -7,6 +7,7 @@ from typing import Any
 from flask import g, request
 
 from app.courses import catalog, learning, quizzes
+from app.courses.documents import LEVELS
 from app.courses.serializers import (
     attempt_dict,
     course_detail,
@@ -15,27 +16,53 @@ from app.courses.serializers import (
     lesson_detail,
     progress_dict,
 )
+from app.validation import SLUG_PATTERN
 from blueprints.api import bp
 from blueprints.api import schemas as s
 from blueprints.api.core import route
 
 E = s.ERROR
-SLUG = {"name": "slug", "in": "path", "required": True, "schema": {"type": "string"}}
-LESSON_ID = {"name": "lesson_id", "in": "path", "required": True, "schema": {"type": "string"}}
+SLUG = {
+    "name": "slug",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string", "pattern": SLUG_PATTERN},
+}
+LESSON_ID = {
+    "name": "lesson_id",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string", "pattern": "^[0-9a-f]{32}$"},
+}
 
 
 def _query_param(name: str, schema: dict[str, Any], text: str) -> dict[str, Any]:
-    return {"name": name, "in": "query", "required": False, "schema": schema, "description": text}
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "schema": schema,
+        "description": f"{text}. Empty is the same as leaving it out.",
+        # The catalog page's form sends its empty fields, and both share one parser.
+        "allowEmptyValue": True,
+    }
+
+
+def _text_param(name: str, text: str) -> dict[str, Any]:
+    schema = {"type": "string", "maxLength": catalog.TEXT_PARAM_MAX}
+    return _query_param(name, schema, f"{text}; longer than {catalog.TEXT_PARAM_MAX} is a 422")
 
 
 CATALOG_PARAMS = [
-    _query_param("q", {"type": "string", "maxLength": 100}, "Words to search for (prefixes)"),
-    _query_param("category", {"type": "string"}, "Exact category"),
-    _query_param("level", {"enum": ["beginner", "intermediate", "advanced"]}, "Level"),
-    _query_param("language", {"type": "string"}, "Language code, e.g. en"),
-    _query_param("tag", {"type": "string"}, "One tag"),
+    _text_param("q", "Words to search for (prefixes)"),
+    _text_param("category", "Exact category"),
+    _query_param("level", {"enum": list(LEVELS)}, "Level"),
+    _text_param("language", "Language code, e.g. en"),
+    _text_param("tag", "One tag"),
     _query_param("sort", {"enum": list(catalog.SORTS)}, "Order; default newest"),
-    _query_param("page", {"type": "integer", "minimum": 1, "maximum": 10000}, "Default 1"),
+    _query_param(
+        "page", {"type": "integer", "minimum": 1, "maximum": catalog.MAX_PAGE}, "Default 1"
+    ),
     _query_param(
         "per_page", {"type": "integer", "minimum": 1, "maximum": catalog.MAX_PER_PAGE}, "Default 12"
     ),
@@ -144,6 +171,11 @@ def get_lesson(slug: str, lesson_id: str) -> Any:
         200: ("Progress", s.PROGRESS_ENVELOPE),
         403: ("Not enrolled", E),
         404: ("Unknown course or lesson", E),
+        409: (
+            "`completed: true` on a quiz lesson not passed yet, or the progress kept "
+            "changing in another window",
+            E,
+        ),
     },
 )
 def put_progress(slug: str, lesson_id: str) -> Any:

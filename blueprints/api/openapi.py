@@ -11,10 +11,18 @@ from blueprints.api.core import OPERATIONS, Operation
 from blueprints.api.schemas import ERROR
 
 COMMON_ERRORS = {
-    400: "Malformed JSON",
+    400: "Malformed JSON, or nested too deep",
     413: "Body too large",
     415: "Not application/json",
     422: "Fields missing, unknown or invalid",
+}
+RATE_LIMITED = "Too many requests; wait Retry-After seconds"
+RETRY_AFTER = {
+    "Retry-After": {
+        "description": "Seconds to wait before trying again",
+        "required": True,
+        "schema": {"type": "integer", "minimum": 1},
+    }
 }
 
 
@@ -43,8 +51,13 @@ def _operation(op: Operation) -> dict[str, Any]:
         doc["responses"]["401"] = _response("Missing, invalid or expired access token", ERROR)
     else:
         doc["security"] = []
+    if op.limit:
+        doc["responses"]["429"] = _response(RATE_LIMITED, ERROR)
     for status, (text, schema) in op.responses.items():
         doc["responses"][str(status)] = _response(text, schema)
+    for status, response in doc["responses"].items():
+        if status == "429":
+            response["headers"] = RETRY_AFTER
     return doc
 
 

@@ -4,7 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from app.accounts import passwords
+from app.accounts.profiles import BIO_MAX
+from app.accounts.projects import PROJECT_DESCRIPTION_MAX, PROJECT_NAME_MAX
 from app.courses.documents import REVEAL_MODES
+from app.courses.learning import POSITION_MAX
+from app.validation import (
+    NAME_MAX,
+    NAME_PATTERN,
+    NAME_RULE,
+    SLUG_MAX,
+    SLUG_PATTERN,
+    TEXT_PATTERN,
+)
 
 
 def obj(
@@ -26,34 +38,60 @@ def text(max_length: int, min_length: int = 0, **extra: Any) -> dict[str, Any]:
     return schema
 
 
+def name(max_length: int) -> dict[str, Any]:
+    """A one-line name, as app.validation.clean_name takes it."""
+    return text(max_length, 1, pattern=NAME_PATTERN, description=NAME_RULE)
+
+
+def multiline(max_length: int) -> dict[str, Any]:
+    """Free text, as app.validation.clean_text takes it."""
+    return text(
+        max_length,
+        pattern=TEXT_PATTERN,
+        description="Newlines and tabs are fine; other control characters are not.",
+    )
+
+
 EMAIL = text(254, 1, format="email")
-PASSWORD = text(1024, 1, description="12 to 128 characters; common passwords are refused.")
-NAME = text(100, 1, description="No < or > or control characters.")
+NEW_PASSWORD = text(
+    passwords.MAX_LENGTH,
+    passwords.MIN_LENGTH,
+    description=f"{passwords.MIN_LENGTH} to {passwords.MAX_LENGTH} characters of any script, "
+    "counted after Unicode NFC normalisation. Common passwords, and your email or name, "
+    "are refused (422).",
+)
+# Any password is checked; a wrong one is a 401. The cap leaves room for every spelling
+# (say, decomposed accents) of a password that is at most MAX_LENGTH characters in NFC.
+PASSWORD = text(passwords.MAX_INPUT_LENGTH, 1, description="The account's password.")
+NAME = name(NAME_MAX)
+SLUG = text(
+    SLUG_MAX,
+    1,
+    pattern=SLUG_PATTERN,
+    description="Lower-case letters and digits, in words joined by single dashes.",
+)
 UUID = {"type": "string", "format": "uuid"}
 TIMESTAMP = {"type": "string", "format": "date-time"}
 
 # ------------------------------------------------------------------ requests
 
-REGISTER = obj({"email": EMAIL, "password": PASSWORD, "name": NAME}, ["email", "password", "name"])
+REGISTER = obj(
+    {"email": EMAIL, "password": NEW_PASSWORD, "name": NAME}, ["email", "password", "name"]
+)
 LOGIN = obj({"email": EMAIL, "password": PASSWORD}, ["email", "password"])
 REFRESH = obj({"refresh_token": text(200, 1)}, ["refresh_token"])
-PROFILE_UPDATE = obj({"name": NAME, "bio": text(2000)})
-ACCOUNT_DELETE = obj({"password": text(1024)})
-PROJECT_CREATE = obj(
-    {
-        "name": text(120, 1),
-        "description": text(5000),
-        "course_slug": {"type": ["string", "null"], "maxLength": 120},
+PROFILE_UPDATE = obj({"name": NAME, "bio": multiline(BIO_MAX)})
+ACCOUNT_DELETE = obj({"password": text(passwords.MAX_INPUT_LENGTH)})
+_PROJECT_FIELDS = {
+    "name": name(PROJECT_NAME_MAX),
+    "description": multiline(PROJECT_DESCRIPTION_MAX),
+    "course_slug": {
+        "anyOf": [SLUG, {"const": ""}, {"type": "null"}],
+        "description": "A course's address; null or an empty string clears it.",
     },
-    ["name"],
-)
-PROJECT_UPDATE = obj(
-    {
-        "name": text(120, 1),
-        "description": text(5000),
-        "course_slug": {"type": ["string", "null"], "maxLength": 120},
-    },
-)
+}
+PROJECT_CREATE = obj(_PROJECT_FIELDS, ["name"])
+PROJECT_UPDATE = obj(_PROJECT_FIELDS)
 
 # ------------------------------------------------------------------ responses
 
@@ -243,7 +281,7 @@ LESSON_ENVELOPE = obj({"lesson": LESSON}, ["lesson"])
 PROGRESS_UPDATE = obj(
     {
         "completed": {"type": "boolean"},
-        "position_seconds": {"type": "integer", "minimum": 0, "maximum": 86400},
+        "position_seconds": {"type": "integer", "minimum": 0, "maximum": POSITION_MAX},
     },
 )
 PROGRESS = obj(

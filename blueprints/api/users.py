@@ -54,7 +54,13 @@ def put_profile() -> Any:
     tag="users",
     body=s.ACCOUNT_DELETE,
     summary="Delete the account and all its data (password required if the account has one)",
-    responses={204: ("Deleted", None), 401: ("No valid token", E), 422: ("Wrong password", E)},
+    responses={
+        204: ("Deleted", None),
+        401: ("No valid token", E),
+        422: ("Wrong password", E),
+        # the password is checked like a sign-in, in the same per-account buckets
+        429: ("Too many wrong passwords for this account", E),
+    },
 )
 def delete_account() -> Any:
     profiles.delete_account(g.api_user, g.body.get("password"), api_client())

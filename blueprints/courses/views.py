@@ -27,7 +27,13 @@ def index() -> Any:
             "Some search options were not valid and were reset: " + ", ".join(exc.fields), "error"
         )
     page = catalog.search_catalog(query)
-    return render("courses/index.html", "courses/partials/results.html", page=page, query=query)
+    return render(
+        "courses/index.html",
+        "courses/partials/results.html",
+        page=page,
+        query=query,
+        text_max=catalog.TEXT_PARAM_MAX,
+    )
 
 
 @bp.route("/courses/<slug>")
