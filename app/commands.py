@@ -112,13 +112,13 @@ courses_cli = AppGroup("courses", help="Manage courses.")
 @click.argument("email")
 def reassign(slug: str, email: str) -> None:
     """Give the course SLUG to the instructor with EMAIL (e.g. after an account deletion)."""
-    from app.courses import studio
+    from app.courses import workflow
 
     user = lookup.find_user_by_email(email)
     if user is None:
         raise click.ClickException(f"No account with email {email}.")
     try:
-        course = studio.reassign(slug, str(user.id), user.name, user.role)
+        course = workflow.reassign(slug, str(user.id), user.name, user.role)
     except LecternError as exc:
         _fail(exc)
     click.echo(f"{course.title} now belongs to {user.name} ({course.status}).")
@@ -128,9 +128,9 @@ def reassign(slug: str, email: str) -> None:
 def purge_trash() -> None:
     """Delete sections and lessons in the studio trash longer than TRASH_RETENTION_DAYS,
     and then their stored files."""
-    from app.courses import studio
+    from app.courses import trash
 
-    done = studio.purge_trash()
+    done = trash.purge_trash()
     days = current_app.config["TRASH_RETENTION_DAYS"]
     click.echo(
         f"Purged {done.items} trash item{'' if done.items == 1 else 's'} older than {days} "

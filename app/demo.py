@@ -9,7 +9,7 @@ from typing import Any
 
 from app.accounts import lookup, registration
 from app.accounts.models import Role, User
-from app.courses import learning, quizzes, reviews, studio
+from app.courses import learning, quizzes, reviews, studio, workflow
 from app.courses.documents import Course
 from app.demo_media import demo_pdf, demo_video
 from app.extensions import db
@@ -301,34 +301,39 @@ def seed_courses(users: dict[str, User], max_bytes: int) -> int:
         author = _actor(users[spec["instructor"]])
         course = studio.create_course(author, spec["fields"])
         for title, lessons in spec["sections"]:
-            section = studio.add_section(course, title)
+            section = studio.add_section(author, course, title)
             for lesson_spec in lessons:
                 data = {k: v for k, v in lesson_spec.items() if k != "pdf"}
-                lesson = studio.add_lesson(course, section.id, data)
+                lesson = studio.add_lesson(author, course, section.id, data)
                 if lesson.kind == "video":
                     studio.attach_media(
-                        course, lesson.id, io.BytesIO(video), "welcome.mp4", max_bytes
+                        author, course, lesson.id, io.BytesIO(video), "welcome.mp4", max_bytes
                     )
                 elif "pdf" in lesson_spec:
                     title_text, lines = lesson_spec["pdf"]
                     studio.attach_media(
+                        author,
                         course,
                         lesson.id,
                         io.BytesIO(demo_pdf(title_text, lines)),
                         "cheat-sheet.pdf",
                         max_bytes,
                     )
-        studio.submit_for_review(course)
-        studio.approve(moderator, course)
+        workflow.submit_for_review(author, course)
+        workflow.approve(moderator, course)
         made += 1
     for email, title, status in DRAFTS:
-        course = studio.create_course(_actor(users[email]), {"title": title, "category": "Misc"})
-        section = studio.add_section(course, "Introduction")
+        author = _actor(users[email])
+        course = studio.create_course(author, {"title": title, "category": "Misc"})
+        section = studio.add_section(author, course, "Introduction")
         studio.add_lesson(
-            course, section.id, {"title": "Overview", "kind": "reading", "body": "Coming soon."}
+            author,
+            course,
+            section.id,
+            {"title": "Overview", "kind": "reading", "body": "Coming soon."},
         )
         if status == "in_review":
-            studio.submit_for_review(course)
+            workflow.submit_for_review(author, course)
         made += 1
     _seed_learning(users)
     return made

@@ -31,6 +31,7 @@ from app.accounts import lookup
 from app.accounts.guessing import Client, issue_device_token
 from app.accounts.policies import can
 from app.accounts.serializers import avatar_url
+from app.courses import rules as course_rules
 from app.errors import Conflict, LecternError, RateLimited, Unauthenticated, ValidationFailed
 from app.extensions import client_address, db, login_manager
 from app.security import start_session_clock
@@ -62,7 +63,7 @@ def init_app(app: Flask) -> None:
 
     @app.context_processor
     def template_helpers() -> dict[str, Any]:
-        return {"can": can, "avatar_url": avatar_url}
+        return {"can": can, "avatar_url": avatar_url, "rules": course_rules}
 
 
 # The request headers is_partial_request() reads: a response that depends on them says so,

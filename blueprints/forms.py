@@ -6,7 +6,7 @@ from flask_wtf import FlaskForm
 from wtforms import TextAreaField
 from wtforms.validators import Length, Optional
 
-from app.courses.studio import NOTE_MAX
+from app.courses.rules import NOTE_MAX
 
 
 class ConfirmForm(FlaskForm):

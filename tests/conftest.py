@@ -397,7 +397,8 @@ class Courses:
                 self.actor(instructor),
                 {"title": title or f"Course {uuid.uuid4().hex[:6]}", **fields},
             )
-            section = studio.add_section(course, "Part one")
+            author = self.actor(instructor)
+            section = studio.add_section(author, course, "Part one")
             for n, kind in enumerate(lessons, start=1):
                 data: dict[str, Any] = {
                     "title": f"Lesson {n}",
@@ -422,20 +423,20 @@ class Courses:
                         },
                     ]
                     data["pass_mark"] = 100
-                studio.add_lesson(course, section.id, data)
+                studio.add_lesson(author, course, section.id, data)
             course.reload()
             course.owner = instructor
             return course
 
     def published(self, instructor: Any = None, lessons: Any = ("reading",), **kw: Any) -> Any:
-        from app.courses import studio
+        from app.courses import workflow
 
         course = self.draft(instructor, lessons, **kw)
         owner = course.owner
         moderator = self.users.create("moderator", name="Mod")
         with self.app.app_context():
-            studio.submit_for_review(course)
-            studio.approve(self.actor(moderator), course)
+            workflow.submit_for_review(self.actor(owner), course)
+            workflow.approve(self.actor(moderator), course)
             course.reload()
         course.owner = owner
         return course

@@ -11,20 +11,12 @@ from typing import Any
 from mongoengine import DictField, Document, IntField, Q, StringField
 
 from app.courses import policies
-from app.courses.documents import LEVELS, Course, object_id
+from app.courses.documents import Course, object_id
+from app.courses.rules import LEVELS, MAX_PAGE, MAX_PER_PAGE, PER_PAGE, SORTS, TEXT_PARAM_MAX
 from app.errors import NotFound, ValidationFailed
 from app.text import search_terms
 from app.timeutil import utcnow
 
-SORTS = {
-    "newest": ("-published_at", "-id"),
-    "popular": ("-enrollment_count", "-published_at", "-id"),
-    "rating": ("-rating_avg", "-rating_count", "-id"),
-    "title": ("title", "id"),
-}
-MAX_PER_PAGE = 50
-MAX_PAGE = 10_000
-TEXT_PARAM_MAX = 100  # q, category, language and tag; longer is a 422, never cut
 # Everything a catalog card needs; never the sections (which can be large).
 SUMMARY_FIELDS = (
     "slug",
@@ -55,7 +47,7 @@ class CatalogQuery:
     tag: str = ""
     sort: str = "newest"
     page: int = 1
-    per_page: int = 12
+    per_page: int = PER_PAGE
 
     def params(self, **changes: Any) -> dict[str, Any]:
         """URL parameters for this query with `changes`, leaving out the defaults."""

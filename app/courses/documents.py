@@ -28,15 +28,30 @@ from mongoengine import (
     StringField,
 )
 
+from app.courses.rules import (
+    CATEGORY_MAX,
+    CHOICE_MAX,
+    DEFAULT_COOLDOWN_MINUTES,
+    EXPLANATION_MAX,
+    KINDS,
+    LANGUAGE_MAX,
+    LEVELS,
+    MEDIA_STATES,
+    PASS_MARK_DEFAULT,
+    PROMPT_MAX,
+    RATING_MAX,
+    RATING_MIN,
+    REVEAL_MODES,
+    REVIEW_MAX,
+    STATUSES,
+    SUBTITLE_MAX,
+    TAG_MAX,
+    TITLE_MAX,
+    TRASH_KINDS,
+)
 from app.text import keywords
 from app.timeutil import utcnow
-
-STATUSES = ("draft", "in_review", "published", "unpublished")
-LEVELS = ("beginner", "intermediate", "advanced")
-KINDS = ("video", "reading", "file", "quiz")
-MEDIA_STATES = ("none", "uploading", "processing", "ready", "failed")
-# When a learner sees a quiz's correct choices and explanations.
-REVEAL_MODES = ("after_pass", "after_each_attempt")
+from app.validation import NAME_MAX, SLUG_MAX
 
 
 def new_id() -> str:
@@ -55,16 +70,16 @@ def object_id(value: Any) -> ObjectId | None:
 
 class Choice(EmbeddedDocument):
     id = StringField(required=True, default=new_id)
-    text = StringField(required=True, max_length=500)
+    text = StringField(required=True, max_length=CHOICE_MAX)
 
 
 class Question(EmbeddedDocument):
     id = StringField(required=True, default=new_id)
-    prompt = StringField(required=True, max_length=2000)
+    prompt = StringField(required=True, max_length=PROMPT_MAX)
     multiple = BooleanField(default=False)  # single or multiple choice
     choices = EmbeddedDocumentListField(Choice)
     correct = ListField(StringField())  # choice ids; never sent before an attempt
-    explanation = StringField(default="", max_length=2000)
+    explanation = StringField(default="", max_length=EXPLANATION_MAX)
 
 
 class Media(EmbeddedDocument):
@@ -80,20 +95,20 @@ class Media(EmbeddedDocument):
 
 class Lesson(EmbeddedDocument):
     id = StringField(required=True, default=new_id)
-    title = StringField(required=True, max_length=200)
+    title = StringField(required=True, max_length=TITLE_MAX)
     kind = StringField(required=True, choices=KINDS)
     preview = BooleanField(default=False)  # free preview for anyone
     required = BooleanField(default=True)  # counts towards completion
     duration_minutes = IntField(default=0, min_value=0)
     body = StringField(default="")  # Markdown for reading lessons, notes for the others
     media = EmbeddedDocumentField(Media, default=Media)
-    pass_mark = IntField(default=70, min_value=0, max_value=100)
+    pass_mark = IntField(default=PASS_MARK_DEFAULT, min_value=0, max_value=100)
     questions = EmbeddedDocumentListField(Question)
     # Quiz rules (app/courses/quizzes.py): the answer key stays hidden until a pass, and
     # attempts are spaced out and optionally capped, so a certificate means something.
     reveal = StringField(choices=REVEAL_MODES, default="after_pass")
     max_attempts = IntField(default=0, min_value=0)  # 0: no maximum
-    cooldown_minutes = IntField(default=1, min_value=0)
+    cooldown_minutes = IntField(default=DEFAULT_COOLDOWN_MINUTES, min_value=0)
     shuffle = BooleanField(default=False)  # choices in a new order for each attempt
 
 
@@ -104,14 +119,11 @@ def media_keys(lessons: Any) -> list[str]:
 
 class Section(EmbeddedDocument):
     id = StringField(required=True, default=new_id)
-    title = StringField(required=True, max_length=200)
+    title = StringField(required=True, max_length=TITLE_MAX)
     lessons = EmbeddedDocumentListField(Lesson)
 
     def media_keys(self) -> list[str]:
         return media_keys(self.lessons)
-
-
-TRASH_KINDS = ("section", "lesson")
 
 
 class TrashItem(EmbeddedDocument):
@@ -124,11 +136,11 @@ class TrashItem(EmbeddedDocument):
     section = EmbeddedDocumentField(Section)  # kind "section", with its lessons
     lesson = EmbeddedDocumentField(Lesson)  # kind "lesson"
     section_id = StringField(default="")  # where it was: the lesson's section
-    section_title = StringField(default="", max_length=200)
+    section_title = StringField(default="", max_length=TITLE_MAX)
     position = IntField(default=0, min_value=0)  # and its index there
     deleted_at = DateTimeField(required=True, default=utcnow)
     deleted_by_id = StringField(default="")
-    deleted_by_name = StringField(default="", max_length=100)
+    deleted_by_name = StringField(default="", max_length=NAME_MAX)
 
     @property
     def title(self) -> str:
@@ -143,19 +155,19 @@ class TrashItem(EmbeddedDocument):
 
 class Instructor(EmbeddedDocument):
     id = StringField(required=True)
-    name = StringField(required=True, max_length=100)
+    name = StringField(required=True, max_length=NAME_MAX)
     deleted = BooleanField(default=False)  # the account is gone; an admin reassigns
 
 
 class Course(Document):
-    slug = StringField(required=True, unique=True, max_length=120)
-    title = StringField(required=True, max_length=200)
-    subtitle = StringField(default="", max_length=300)
+    slug = StringField(required=True, unique=True, max_length=SLUG_MAX)
+    title = StringField(required=True, max_length=TITLE_MAX)
+    subtitle = StringField(default="", max_length=SUBTITLE_MAX)
     description = StringField(default="")
-    category = StringField(default="", max_length=60)
-    tags = ListField(StringField(max_length=40))
+    category = StringField(default="", max_length=CATEGORY_MAX)
+    tags = ListField(StringField(max_length=TAG_MAX))
     level = StringField(choices=LEVELS, default="beginner")
-    language = StringField(default="en", max_length=10)
+    language = StringField(default="en", max_length=LANGUAGE_MAX)
     cover_key = StringField()
     instructor = EmbeddedDocumentField(Instructor, required=True)
     status = StringField(choices=STATUSES, default="draft")
@@ -225,7 +237,7 @@ class LessonProgress(EmbeddedDocument):
 
 class Enrollment(Document):
     user_id = StringField(required=True)
-    user_name = StringField(default="", max_length=100)  # kept current by user.renamed
+    user_name = StringField(default="", max_length=NAME_MAX)  # kept current by user.renamed
     course_id = StringField(required=True)
     course_slug = StringField(required=True)
     enrolled_at = DateTimeField(default=utcnow)
@@ -267,9 +279,9 @@ class QuizAttempt(Document):
 class Review(Document):
     course_id = StringField(required=True)
     user_id = StringField(required=True)
-    user_name = StringField(required=True, max_length=100)
-    rating = IntField(required=True, min_value=1, max_value=5)
-    body = StringField(default="", max_length=5000)
+    user_name = StringField(required=True, max_length=NAME_MAX)
+    rating = IntField(required=True, min_value=RATING_MIN, max_value=RATING_MAX)
+    body = StringField(default="", max_length=REVIEW_MAX)
     hidden = BooleanField(default=False)
     reported_by = ListField(StringField())
     report_count = IntField(default=0)

@@ -19,11 +19,9 @@ from app.courses.documents import (
     Section,
 )
 from app.courses.outbox import record_course_event
+from app.courses.rules import POSITION_MAX
 from app.errors import Conflict, Forbidden, NotFound, Unauthenticated, ValidationFailed
 from app.timeutil import utcnow
-
-POSITION_MAX = 24 * 3600
-
 
 # ---------------------------------------------------------------- enrolment
 

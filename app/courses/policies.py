@@ -40,6 +40,14 @@ def can_edit(actor: Any, course: Any) -> bool:
     return owns(actor, course) or role(actor) == "admin"
 
 
+def require_edit(actor: Any, course: Any) -> None:
+    """Refuse a change to the course from anyone but its instructor or an admin."""
+    if not can_edit(actor, course):
+        from app.errors import Forbidden
+
+        raise Forbidden("Only the course's instructor can change it.")
+
+
 def can_see(actor: Any, course: Any) -> bool:
     """May see the course page at all: published, or its instructor, or staff."""
     return course.status == "published" or owns(actor, course) or is_staff(actor)

@@ -27,7 +27,6 @@ from mongoengine import Q
 
 from app.courses import policies
 from app.courses.documents import (
-    REVEAL_MODES,
     Choice,
     Course,
     Enrollment,
@@ -39,13 +38,6 @@ from app.courses.documents import (
 from app.courses.learning import LessonView, access_lesson, record_progress
 from app.errors import Conflict, Forbidden, NotFound, RateLimited, ValidationFailed
 from app.timeutil import as_utc, utcnow
-
-MAX_ATTEMPTS_LIMIT = 100  # the largest maximum an instructor may set
-COOLDOWN_MAX_MINUTES = 7 * 24 * 60
-DEFAULT_COOLDOWN_MINUTES = 1
-_LABELS = {"after_pass": "Once the learner passes", "after_each_attempt": "After each attempt"}
-REVEAL_LABELS = {mode: _LABELS[mode] for mode in REVEAL_MODES}  # a new mode needs its label
-
 
 # ---------------------------------------------------------------- the learner's standing
 

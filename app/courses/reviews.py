@@ -11,11 +11,10 @@ from typing import Any
 
 from app.courses import policies
 from app.courses.documents import Course, Enrollment, Review, object_id
+from app.courses.rules import RATING_MAX, RATING_MIN, REVIEW_MAX
 from app.errors import Forbidden, NotFound, Unauthenticated
 from app.timeutil import utcnow
 from app.validation import clean_int, clean_text
-
-BODY_MAX = 5000
 
 
 def refresh_rating(course_id: Any) -> None:
@@ -46,8 +45,8 @@ def check_review(actor: Any, course: Course, rating: Any, body: Any) -> Review:
         raise NotFound("No such course.")
     if not Enrollment.objects(user_id=user_id, course_id=str(course.id)).first():
         raise Forbidden("Only learners enrolled in this course can review it.")
-    clean_rating = clean_int(rating, "rating", 1, 5)
-    clean_body = clean_text(body, "body", BODY_MAX)
+    clean_rating = clean_int(rating, "rating", RATING_MIN, RATING_MAX)
+    clean_body = clean_text(body, "body", REVIEW_MAX)
     review = Review.objects(course_id=str(course.id), user_id=user_id).modify(
         upsert=True,
         new=True,

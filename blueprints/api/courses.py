@@ -6,8 +6,8 @@ from typing import Any
 
 from flask import g, request
 
-from app.courses import catalog, learning, quizzes
-from app.courses.documents import LEVELS
+from app.courses import catalog, learning, quizzes, rules
+from app.courses.rules import LEVELS
 from app.courses.serializers import (
     attempt_dict,
     course_detail,
@@ -49,8 +49,8 @@ def _query_param(name: str, schema: dict[str, Any], text: str) -> dict[str, Any]
 
 
 def _text_param(name: str, text: str) -> dict[str, Any]:
-    schema = {"type": "string", "maxLength": catalog.TEXT_PARAM_MAX}
-    return _query_param(name, schema, f"{text}; longer than {catalog.TEXT_PARAM_MAX} is a 422")
+    schema = {"type": "string", "maxLength": rules.TEXT_PARAM_MAX}
+    return _query_param(name, schema, f"{text}; longer than {rules.TEXT_PARAM_MAX} is a 422")
 
 
 CATALOG_PARAMS = [
@@ -59,12 +59,12 @@ CATALOG_PARAMS = [
     _query_param("level", {"enum": list(LEVELS)}, "Level"),
     _text_param("language", "Language code, e.g. en"),
     _text_param("tag", "One tag"),
-    _query_param("sort", {"enum": list(catalog.SORTS)}, "Order; default newest"),
+    _query_param("sort", {"enum": list(rules.SORTS)}, "Order; default newest"),
+    _query_param("page", {"type": "integer", "minimum": 1, "maximum": rules.MAX_PAGE}, "Default 1"),
     _query_param(
-        "page", {"type": "integer", "minimum": 1, "maximum": catalog.MAX_PAGE}, "Default 1"
-    ),
-    _query_param(
-        "per_page", {"type": "integer", "minimum": 1, "maximum": catalog.MAX_PER_PAGE}, "Default 12"
+        "per_page",
+        {"type": "integer", "minimum": 1, "maximum": rules.MAX_PER_PAGE},
+        f"Default {rules.PER_PAGE}",
     ),
 ]
 

@@ -7,8 +7,8 @@ from typing import Any
 from app.accounts import passwords
 from app.accounts.profiles import BIO_MAX
 from app.accounts.projects import PROJECT_DESCRIPTION_MAX, PROJECT_NAME_MAX
-from app.courses.documents import REVEAL_MODES
 from app.courses.learning import POSITION_MAX
+from app.courses.rules import REVEAL_MODES
 from app.validation import (
     NAME_MAX,
     NAME_PATTERN,

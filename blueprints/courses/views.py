@@ -32,7 +32,6 @@ def index() -> Any:
         "courses/partials/results.html",
         page=page,
         query=query,
-        text_max=catalog.TEXT_PARAM_MAX,
     )
 
 

@@ -7,7 +7,7 @@ from typing import Any
 from flask import Blueprint, abort, flash, redirect, request, url_for
 from flask_login import current_user
 
-from app.courses import catalog, policies, reviews, studio
+from app.courses import catalog, policies, reviews, workflow
 from app.errors import Conflict, ValidationFailed
 from app.web import flash_error, guard_blueprint, render
 from blueprints.forms import ConfirmForm, NoteForm
@@ -23,7 +23,7 @@ def queue() -> Any:
     """What needs a moderator's eye."""
     return render(
         "moderation/queue.html",
-        courses=studio.review_queue(current_user),
+        courses=workflow.review_queue(current_user),
         reported=reviews.reported_reviews(current_user),
         confirm=ConfirmForm(),
         note_form=NoteForm(),
@@ -40,10 +40,10 @@ def decide(slug: str) -> Any:
     action = request.form.get("action")
     try:
         if action == "approve":
-            studio.approve(current_user, course)
+            workflow.approve(current_user, course)
             flash(f"“{course.title}” is published.", "success")
         elif action == "reject":
-            studio.reject(current_user, course, form.note.data)
+            workflow.reject(current_user, course, form.note.data)
             flash(f"“{course.title}” went back to its instructor.", "info")
         else:
             abort(400)
@@ -73,7 +73,7 @@ def unpublish(slug: str) -> Any:
     form = NoteForm()
     if form.validate_on_submit():
         try:
-            studio.unpublish(current_user, course, form.note.data or "")
+            workflow.unpublish(current_user, course, form.note.data or "")
         except (ValidationFailed, Conflict) as exc:
             flash_error(exc)
         else:

@@ -10,10 +10,11 @@ from wtforms import BooleanField, IntegerField, SelectField, StringField, TextAr
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
-from app.courses.documents import KINDS, LEVELS
-from app.courses.quizzes import (
+from app.courses.rules import (
     COOLDOWN_MAX_MINUTES,
     DEFAULT_COOLDOWN_MINUTES,
+    KINDS,
+    LEVELS,
     MAX_ATTEMPTS_LIMIT,
     REVEAL_LABELS,
 )

@@ -8,8 +8,9 @@ from typing import Any
 from flask import Blueprint, abort, current_app, flash, redirect, request, url_for
 from flask_login import current_user
 
-from app.courses import policies, quizzes, stats, studio
-from app.courses.documents import KINDS, Course
+from app.courses import outline, policies, quizzes, stats, studio, trash, workflow
+from app.courses.documents import Course
+from app.courses.rules import KINDS
 from app.errors import Conflict, NotFound, ValidationFailed
 from app.media.images import ImageRejected, read_limited
 from app.web import flash_error, guard_blueprint, render, submit_form
@@ -63,7 +64,7 @@ def edit(slug: str) -> Any:
         form.tags.data = ", ".join(course.tags)  # the list, as the text field shows it
 
     def save() -> Any:
-        studio.update_course(course, form.data)
+        studio.update_course(current_user, course, form.data)
         flash("Course details saved.", "success")
         return _back(course.slug)
 
@@ -75,8 +76,7 @@ def edit(slug: str) -> Any:
         section_form=SectionForm(prefix="section"),
         confirm=ConfirmForm(),
         media_form=MediaForm(),
-        trash=studio.trash_entries(course),
-        title_max=studio.TITLE_MAX,
+        trash=trash.trash_entries(course),
         status=status,
     )
 
@@ -89,7 +89,7 @@ def cover(slug: str) -> Any:
     if form.validate_on_submit() and form.file.data:
         try:
             data = read_limited(form.file.data.stream, current_app.config["AVATAR_MAX_BYTES"] * 2)
-            studio.set_cover(course, data)
+            studio.set_cover(current_user, course, data)
         except ImageRejected as exc:
             flash(str(exc), "error")
         except ValidationFailed as exc:
@@ -105,7 +105,7 @@ def add_section(slug: str) -> Any:
     form = SectionForm(prefix="section")
     if form.validate_on_submit():
         try:
-            section = studio.add_section(course, form.title.data)
+            section = studio.add_section(current_user, course, form.title.data)
         except ValidationFailed as exc:
             flash_error(exc)
         else:
@@ -115,14 +115,15 @@ def add_section(slug: str) -> Any:
     return _back(course.slug)
 
 
-def _change(slug: str, anchor: str, change: Callable[[Course], Any]) -> Any:
-    """A small outline change posted from the course page (rename, move): back to the
-    course page at `anchor`, with the service's complaint if it refused."""
+def _change(slug: str, anchor: str, change: Callable[..., Any], *args: Any) -> Any:
+    """A small change posted from the course page (rename, move, submit): the service
+    `change(actor, course, *args)`, then back to the course page at `anchor`, with the
+    service's complaint if it refused."""
     course = studio.access_editable(current_user, slug)
     if not ConfirmForm().validate_on_submit():
         abort(400)
     try:
-        change(course)
+        change(current_user, course, *args)
     except (ValidationFailed, Conflict) as exc:
         flash_error(exc)
     return _back(course.slug, anchor)
@@ -132,18 +133,14 @@ def _change(slug: str, anchor: str, change: Callable[[Course], Any]) -> Any:
 def rename_section(slug: str, section_id: str) -> Any:
     """Give a section a new title."""
     title = request.form.get("title")
-    return _change(
-        slug, f"section-{section_id}", lambda c: studio.rename_section(c, section_id, title)
-    )
+    return _change(slug, f"section-{section_id}", studio.rename_section, section_id, title)
 
 
 @bp.route("/<slug>/sections/<section_id>/move", methods=["POST"])
 def move_section(slug: str, section_id: str) -> Any:
     """Move a section up or down."""
     direction = request.form.get("direction")
-    return _change(
-        slug, f"section-{section_id}", lambda c: studio.move_section(c, section_id, direction)
-    )
+    return _change(slug, f"section-{section_id}", studio.move_section, section_id, direction)
 
 
 @bp.route("/<slug>/sections/<section_id>/delete", methods=["GET", "POST"])
@@ -151,10 +148,10 @@ def delete_section(slug: str, section_id: str) -> Any:
     """Say what a section holds and ask (GET); move it, its lessons and files to the
     course's trash (POST)."""
     course = studio.access_editable(current_user, slug)
-    section = studio.find_section(course, section_id)
+    section = outline.find_section(course, section_id)
     form = ConfirmForm()
     if form.validate_on_submit():
-        studio.delete_section(course, section.id, current_user)
+        studio.delete_section(current_user, course, section.id)
         flash(f"Section “{section.title}” moved to the trash. You can restore it.", "info")
         return _back(course.slug, "trash")
     return render(
@@ -178,7 +175,7 @@ def new_lesson(slug: str, section_id: str) -> Any:
         form.kind.data = request.args["kind"]
 
     def add() -> Any:
-        lesson = studio.add_lesson(course, section_id, _lesson_data(form))
+        lesson = studio.add_lesson(current_user, course, section_id, _lesson_data(form))
         flash("Lesson added.", "success")
         return redirect(url_for("studio.edit_lesson", slug=slug, lesson_id=lesson.id), 303)
 
@@ -212,7 +209,7 @@ def edit_lesson(slug: str, lesson_id: str) -> Any:
         form.questions.data = quiz_text(lesson.questions)
 
     def save() -> Any:
-        studio.update_lesson(course, lesson_id, _lesson_data(form))
+        studio.update_lesson(current_user, course, lesson_id, _lesson_data(form))
         flash("Lesson saved.", "success")
         return redirect(url_for("studio.edit_lesson", slug=slug, lesson_id=lesson_id), 303)
 
@@ -238,6 +235,7 @@ def lesson_media(slug: str, lesson_id: str) -> Any:
         upload = form.file.data
         try:
             studio.attach_media(
+                current_user,
                 course,
                 lesson_id,
                 upload.stream,
@@ -257,7 +255,7 @@ def lesson_media(slug: str, lesson_id: str) -> Any:
 def move_lesson(slug: str, lesson_id: str) -> Any:
     """Move a lesson up or down (past the end of its section, into the next one)."""
     direction = request.form.get("direction")
-    return _change(slug, "outline", lambda c: studio.move_lesson(c, lesson_id, direction))
+    return _change(slug, "outline", studio.move_lesson, lesson_id, direction)
 
 
 @bp.route("/<slug>/lessons/<lesson_id>/attempts")
@@ -286,10 +284,10 @@ def reset_quiz_attempts(slug: str, lesson_id: str) -> Any:
 def delete_lesson(slug: str, lesson_id: str) -> Any:
     """Say what goes and ask (GET); move the lesson and its file to the trash (POST)."""
     course = studio.access_editable(current_user, slug)
-    section, lesson = studio.find_lesson(course, lesson_id)
+    section, lesson = outline.find_lesson(course, lesson_id)
     form = ConfirmForm()
     if form.validate_on_submit():
-        studio.delete_lesson(course, lesson.id, current_user)
+        studio.delete_lesson(current_user, course, lesson.id)
         flash(f"Lesson “{lesson.title}” moved to the trash. You can restore it.", "info")
         return _back(course.slug, "trash")
     return render(
@@ -309,7 +307,9 @@ def restore(slug: str, item_id: str) -> Any:
     if not ConfirmForm().validate_on_submit():
         abort(400)
     try:
-        item = studio.restore_from_trash(course, item_id, request.form.get("section") or None)
+        item = trash.restore_from_trash(
+            current_user, course, item_id, request.form.get("section") or None
+        )
     except (NotFound, Conflict, ValidationFailed) as exc:
         flash_error(exc)
         return _back(course.slug, "trash")
@@ -322,8 +322,8 @@ def restore(slug: str, item_id: str) -> Any:
 def submit(slug: str) -> Any:
     """Ask the moderators to publish the course."""
 
-    def submit_course(course: Course) -> None:
-        studio.submit_for_review(course)
+    def submit_course(actor: Any, course: Course) -> None:
+        workflow.submit_for_review(actor, course)
         flash("Submitted. A moderator will review the course.", "success")
 
     return _change(slug, "workflow", submit_course)
@@ -333,8 +333,8 @@ def submit(slug: str) -> Any:
 def withdraw(slug: str) -> Any:
     """Take a submission back to edit the course."""
 
-    def withdraw_course(course: Course) -> None:
-        studio.withdraw(course)
+    def withdraw_course(actor: Any, course: Course) -> None:
+        workflow.withdraw(actor, course)
         flash("Submission withdrawn; the course is a draft again.", "info")
 
     return _change(slug, "workflow", withdraw_course)
@@ -347,7 +347,7 @@ def unpublish(slug: str) -> Any:
     form = ConfirmForm()
     if form.validate_on_submit():
         try:
-            studio.unpublish(current_user, course)
+            workflow.unpublish(current_user, course)
         except Conflict as exc:
             flash_error(exc)
         else:

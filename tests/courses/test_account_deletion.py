@@ -160,8 +160,8 @@ def test_the_studio_trash_forgets_a_deleted_account_and_follows_a_rename(app, us
     course = courses.published(lessons=["reading", "reading"])
     first, second = [lesson.id for _, lesson in course.lessons()]
     with app.app_context():
-        studio.delete_lesson(course, first, courses.actor(admin))
-        studio.delete_lesson(course, second, courses.actor(course.owner))
+        studio.delete_lesson(courses.actor(admin), course, first)
+        studio.delete_lesson(courses.actor(course.owner), course, second)
         on_user_renamed(
             {"type": "user.renamed", "data": {"user_id": str(admin.id), "name": "Ada K"}}
         )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from app.courses.documents import Enrollment, QuizAttempt, Review
 from tests.conftest import PASSWORD
 
@@ -74,10 +76,10 @@ def test_another_users_review_cannot_be_edited_or_deleted(app, users, courses):
 def test_unpublished_and_draft_courses_are_invisible(app, users, courses, api, client):
     draft = courses.draft()
     published = courses.published()
-    from app.courses import studio
+    from app.courses import workflow
 
     with app.app_context():
-        studio.unpublish(courses.actor(published.owner), published)
+        workflow.unpublish(courses.actor(published.owner), published)
     learner = users.create()
     token = api.login(learner.email)["access_token"]
     for course in (draft, published):
@@ -97,10 +99,10 @@ def test_an_enrolled_learner_loses_access_when_a_course_is_unpublished(app, api,
     token = api.login(users.create().email)["access_token"]
     api.call("POST", f"/courses/{course.slug}/enrollment", token)
     assert api.call("GET", f"/courses/{course.slug}/lessons/{lesson.id}", token).status_code == 200
-    from app.courses import studio
+    from app.courses import workflow
 
     with app.app_context():
-        studio.unpublish(courses.actor(course.owner), course)
+        workflow.unpublish(courses.actor(course.owner), course)
     assert api.call("GET", f"/courses/{course.slug}/lessons/{lesson.id}", token).status_code == 404
 
 
@@ -119,3 +121,46 @@ def test_lesson_ids_of_another_course_are_not_found(api, users, courses):
         ).status_code
         == 404
     )
+
+
+def test_every_change_to_a_course_checks_the_actor_itself(app, users, courses):
+    """A service refuses a stranger whoever calls it (a view, the API, a script), not only
+    behind access_editable()."""
+    import io
+
+    from app.courses import studio, trash, workflow
+    from app.courses.documents import Course
+    from app.errors import Forbidden
+
+    course = courses.draft(lessons=["reading", "file"])
+    section, (reading, file_lesson) = course.sections[0], course.sections[0].lessons
+    stranger = courses.actor(users.create("instructor", name="Not The Owner"))
+    learner = courses.actor(users.create("learner", name="A Learner"))
+    changes = {
+        "update_course": lambda a, c: studio.update_course(a, c, {"title": "Hijacked"}),
+        "add_section": lambda a, c: studio.add_section(a, c, "Hijacked"),
+        "rename_section": lambda a, c: studio.rename_section(a, c, section.id, "Hijacked"),
+        "move_section": lambda a, c: studio.move_section(a, c, section.id, "down"),
+        "delete_section": lambda a, c: studio.delete_section(a, c, section.id),
+        "add_lesson": lambda a, c: studio.add_lesson(
+            a, c, section.id, {"title": "Hijacked", "kind": "reading"}
+        ),
+        "update_lesson": lambda a, c: studio.update_lesson(a, c, reading.id, {"title": "Hijacked"}),
+        "move_lesson": lambda a, c: studio.move_lesson(a, c, reading.id, "down"),
+        "delete_lesson": lambda a, c: studio.delete_lesson(a, c, reading.id),
+        "attach_media": lambda a, c: studio.attach_media(
+            a, c, file_lesson.id, io.BytesIO(b"hello"), "x.txt", 1000
+        ),
+        "set_cover": lambda a, c: studio.set_cover(a, c, b"not even an image"),
+        "restore_from_trash": lambda a, c: trash.restore_from_trash(a, c, "nothing"),
+        "submit_for_review": lambda a, c: workflow.submit_for_review(a, c),
+        "withdraw": lambda a, c: workflow.withdraw(a, c),
+    }
+    before = Course.objects.get(id=course.id).to_mongo().to_dict()
+    with app.app_context():
+        for name, change in changes.items():
+            for actor in (stranger, learner, None):
+                fresh = Course.objects.get(id=course.id)
+                with pytest.raises(Forbidden):
+                    change(actor, fresh)
+                assert Course.objects.get(id=course.id).to_mongo().to_dict() == before, name

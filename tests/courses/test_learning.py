@@ -55,7 +55,7 @@ def test_lessons_need_enrolment_except_previews(api, users, courses, client):
 
     preview, locked = _lessons(course)
     with client.application.app_context():
-        studio.update_lesson(course, preview.id, {"title": "Free", "preview": True})
+        studio.update_lesson(course.owner, course, preview.id, {"title": "Free", "preview": True})
     token = api.login(users.create().email)["access_token"]
     assert api.call("GET", f"/courses/{course.slug}/lessons/{locked.id}", token).status_code == 403
     assert api.call("GET", f"/courses/{course.slug}/lessons/{preview.id}", token).status_code == 200

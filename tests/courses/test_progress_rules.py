@@ -38,7 +38,9 @@ def test_optional_only_courses_count_every_lesson(app, api, users, courses):
     course = courses.published(lessons=["reading", "reading"])
     with app.app_context():
         for _, lesson in course.lessons():
-            studio.update_lesson(course, lesson.id, {"title": lesson.title, "required": False})
+            studio.update_lesson(
+                course.owner, course, lesson.id, {"title": lesson.title, "required": False}
+            )
     first = course.sections[0].lessons[0]
     _, token = _enrolled(app, api, users, course)
     api.call(
@@ -66,14 +68,16 @@ def test_progress_follows_the_outline_when_lessons_change(app, api, users, cours
     )
     assert Enrollment.objects.get().percent == 50
     with app.app_context():  # the unfinished lesson goes: now everything left is done
-        studio.delete_lesson(course, two.id)
+        studio.delete_lesson(course.owner, course, two.id)
     assert Enrollment.objects.get().percent == 100
     # The change that completed the course issued the certificate, in the learner's name.
     certificate = Certificate.objects.get()
     assert certificate.user_name == "Pat Learner"
     assert Enrollment.objects.get().certificate_code == certificate.code
     with app.app_context():  # a new required lesson: the course is no longer finished
-        studio.add_lesson(course, course.sections[0].id, {"title": "New", "kind": "reading"})
+        studio.add_lesson(
+            course.owner, course, course.sections[0].id, {"title": "New", "kind": "reading"}
+        )
     enrollment = Enrollment.objects.get()
     assert enrollment.percent == 50 and enrollment.completed_at is None
     assert Certificate.objects.count() == 1  # an earned certificate stays

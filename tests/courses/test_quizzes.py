@@ -30,6 +30,7 @@ def _settings(app, course, quiz, **changes):
     with app.app_context():
         fresh = type(course).objects.get(id=course.id)
         studio.update_lesson(
+            course.owner,
             fresh,
             quiz.id,
             {
@@ -199,6 +200,7 @@ def test_choices_come_in_a_new_order_for_each_attempt(app, api, users, course, q
     with app.app_context():
         fresh = type(course).objects.get(id=course.id)
         studio.update_lesson(
+            course.owner,
             fresh,
             quiz.id,
             {

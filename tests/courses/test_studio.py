@@ -197,10 +197,10 @@ def test_instructors_cannot_touch_each_others_courses(app, client, instructor, u
 
 def test_moderators_cannot_approve_without_the_role(app, courses, users, client, auth):
     course = courses.draft()
-    from app.courses import studio
+    from app.courses import workflow
 
     with app.app_context():
-        studio.submit_for_review(course)
+        workflow.submit_for_review(course.owner, course)
     auth.login("learner")
     assert (
         client.submit(f"/moderation/courses/{course.slug}", {"action": "approve"}).status_code

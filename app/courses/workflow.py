@@ -1,0 +1,117 @@
+"""Publishing: draft -> in_review -> published (-> unpublished), by the instructor and the
+moderators, and an operator handing a course to another instructor."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.courses import policies
+from app.courses.catalog import refresh_facets
+from app.courses.documents import Course, Instructor
+from app.courses.outbox import record_course_event
+from app.courses.outline import save_outline
+from app.courses.rules import NOTE_MAX
+from app.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from app.timeutil import utcnow
+from app.validation import clean_text
+
+
+def _transition(course: Course, allowed_from: tuple[str, ...], to: str, **changes: Any) -> None:
+    """Change status only if it is still what we read (two moderators at once: one wins)."""
+    if course.status not in allowed_from:
+        raise Conflict(f"A course that is {course.status.replace('_', ' ')} cannot be {to}.")
+    updated = Course.objects(id=course.id, status=course.status).update_one(
+        set__status=to, set__updated_at=utcnow(), **{f"set__{k}": v for k, v in changes.items()}
+    )
+    if updated != 1:
+        raise Conflict("Someone else changed this course's status just now; reload.")
+    course.reload()
+    refresh_facets()
+
+
+def submit_for_review(actor: Any, course: Course) -> None:
+    """The instructor asks moderators to publish the course."""
+    policies.require_edit(actor, course)
+    if course.lesson_count == 0:
+        message = "Add at least one lesson before submitting the course."
+        raise ValidationFailed(message, fields={"status": message})
+    _transition(
+        course, ("draft", "unpublished"), "in_review", submitted_at=utcnow(), review_note=""
+    )
+
+
+def withdraw(actor: Any, course: Course) -> None:
+    """The instructor takes a submission back to edit it."""
+    policies.require_edit(actor, course)
+    _transition(course, ("in_review",), "draft")
+
+
+def approve(actor: Any, course: Course) -> None:
+    """A moderator publishes a course that is in review."""
+    if not policies.can_moderate(actor):
+        raise Forbidden()
+    _transition(
+        course,
+        ("in_review",),
+        "published",
+        published_at=course.published_at or utcnow(),
+        review_note="",
+    )
+    record_course_event(
+        "course.published",
+        {
+            "course_id": str(course.id),
+            "slug": course.slug,
+            "title": course.title,
+            "instructor_id": course.instructor.id,
+        },
+        key=str(course.id),
+    )
+
+
+def reject(actor: Any, course: Course, note: Any) -> None:
+    """A moderator sends a course back to its instructor with a note."""
+    if not policies.can_moderate(actor):
+        raise Forbidden()
+    _transition(
+        course,
+        ("in_review",),
+        "draft",
+        review_note=clean_text(note, "note", NOTE_MAX, required=True),
+    )
+
+
+def unpublish(actor: Any, course: Course, note: Any = "") -> None:
+    """Take a published course out of the catalog (its instructor or a moderator)."""
+    if not (policies.can_edit(actor, course) or policies.can_moderate(actor)):
+        raise Forbidden()
+    note = clean_text(note, "note", NOTE_MAX)
+    if not note and not policies.owns(actor, course):
+        note = "Unpublished by a moderator."  # the instructor always learns why it went
+    _transition(course, ("published",), "unpublished", review_note=note)
+
+
+def review_queue(actor: Any) -> list[Course]:
+    """Courses waiting for a moderator, oldest submission first."""
+    if not policies.can_moderate(actor):
+        raise Forbidden()
+    return list(
+        Course.objects(status="in_review")
+        .exclude("sections", "trash", "description", "keywords")
+        .order_by("submitted_at")
+    )
+
+
+def reassign(slug: Any, instructor_id: str, name: str, role: str) -> Course:
+    """Operator action: hand a course to another instructor (it stays unpublished until
+    they submit it again)."""
+    if not isinstance(slug, str):
+        raise NotFound("No such course.")
+    course = Course.objects(slug=slug).first()
+    if course is None:
+        raise NotFound(f"No course with the address {slug}.")
+    if role not in policies.AUTHORS:
+        raise ValidationFailed(fields={"email": "That account is not an instructor."})
+    course.instructor = Instructor(id=instructor_id, name=name)
+    save_outline(course)
+    return course
