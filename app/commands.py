@@ -10,9 +10,10 @@ from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import func, select
 
 from app.accounts import administration, lookup, registration
-from app.accounts.models import Role, User
+from app.accounts.models import User
 from app.errors import LecternError
 from app.extensions import db
+from app.roles import Role
 from app.validation import clean_name
 
 users_cli = AppGroup("users", help="Manage user accounts.")

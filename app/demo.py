@@ -8,11 +8,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.accounts import lookup, registration
-from app.accounts.models import Role, User
+from app.accounts.models import User
 from app.courses import learning, quizzes, reviews, studio, workflow
 from app.courses.documents import Course
 from app.demo_media import demo_pdf, demo_video
 from app.extensions import db
+from app.roles import Role
 
 DEMO_PASSWORD = "lectern-demo-2026"  # noqa: S105 - documented demo credential, never in production
 DEMO_USERS = [

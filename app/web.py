@@ -29,11 +29,11 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from app.accounts import lookup
 from app.accounts.guessing import Client, issue_device_token
-from app.accounts.policies import can
 from app.accounts.serializers import avatar_url
 from app.courses import rules as course_rules
 from app.errors import Conflict, LecternError, RateLimited, Unauthenticated, ValidationFailed
 from app.extensions import client_address, db, login_manager
+from app.policies import can
 from app.security import start_session_clock
 
 log = logging.getLogger(__name__)
@@ -114,14 +114,14 @@ def signed_in_user() -> Any:
     return current_user._get_current_object()  # type: ignore[attr-defined]
 
 
-def guard_blueprint(bp: Blueprint, allowed: Callable[[Any], bool] | None = None) -> None:
+def guard_blueprint(bp: Blueprint, action: str | None = None) -> None:
     """Every page of `bp` needs a signed-in user (guests are sent to sign in) and, with
-    `allowed`, one it approves of (others get 403)."""
+    `action`, one who may do it (others get 403)."""
 
     @bp.before_request
     @login_required
     def guard() -> None:
-        if allowed is not None and not allowed(current_user):
+        if action is not None and not can(current_user, action):
             abort(403)
 
 

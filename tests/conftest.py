@@ -226,7 +226,7 @@ class Users:
         verified: bool = True,
     ) -> Any:
         from app.accounts import registration
-        from app.accounts.models import Role
+        from app.roles import Role
 
         with self.app.app_context():
             user = registration.do_register(

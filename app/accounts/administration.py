@@ -9,30 +9,27 @@ from typing import Any
 from sqlalchemy import func, or_, select
 
 from app.accounts.lookup import find_user_by_email
-from app.accounts.models import Role, User
+from app.accounts.models import User
 from app.errors import Forbidden, NotFound, ValidationFailed
 from app.extensions import db
 from app.pagination import Page
+from app.policies import require
+from app.roles import ROLES
 
 log = logging.getLogger(__name__)
 
 _UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f]")
 
 
-def _require(actor: Any, action: str) -> None:
-    from app.accounts.policies import can
-
-    if not can(actor, action):
-        raise Forbidden()
+def _check_role(role: Any) -> None:
+    if role not in ROLES:
+        raise ValidationFailed(fields={"role": f"Choose one of {', '.join(ROLES)}."})
 
 
 def set_role(actor: Any, target: User, role: Any) -> User:
     """Change `target`'s role; only admins, and never their own (no self lock-out)."""
-    _require(actor, "admin.users.set_role")
-    if role not in {r.value for r in Role}:
-        raise ValidationFailed(
-            fields={"role": "Choose one of admin, moderator, instructor, learner."}
-        )
+    require(actor, "admin.users.set_role")
+    _check_role(role)
     if target.id == actor.id:
         raise Forbidden("You cannot change your own role.")
     if target.role != role:
@@ -46,17 +43,14 @@ def set_role_by_email(email: str, role: str) -> User:
     user = find_user_by_email(email)
     if user is None:
         raise NotFound(f"No account with email {email}.")
-    if role not in {r.value for r in Role}:
-        raise ValidationFailed(
-            fields={"role": "Choose one of admin, moderator, instructor, learner."}
-        )
+    _check_role(role)
     user.role = role
     return user
 
 
 def search_users(actor: Any, query: str = "", page: int = 1, per_page: int = 25) -> Page:
     """Admin: users whose name or email contains `query`, newest first."""
-    _require(actor, "admin.users.view")
+    require(actor, "admin.use")
     page = min(max(1, page), 100_000)
     per_page = min(max(1, per_page), 100)
     stmt = select(User)

@@ -5,13 +5,13 @@ from __future__ import annotations
 import unicodedata
 import uuid
 from datetime import datetime
-from enum import StrEnum
 
 from flask_login import UserMixin
 from sqlalchemy import ForeignKey, String, Text, Uuid
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from app.extensions import db
+from app.roles import Role
 from app.timeutil import utcnow
 from app.types import UTCDateTime
 
@@ -20,13 +20,6 @@ def email_key(email: str) -> str:
     """How an address is compared: trimmed, NFC, lower-cased by Python (SQLite's
     lower() only knows ASCII, so the database never does this)."""
     return unicodedata.normalize("NFC", email.strip()).lower()
-
-
-class Role(StrEnum):
-    ADMIN = "admin"
-    MODERATOR = "moderator"
-    INSTRUCTOR = "instructor"
-    LEARNER = "learner"
 
 
 class User(UserMixin, db.Model):  # type: ignore[name-defined,misc]

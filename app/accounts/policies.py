@@ -1,28 +1,25 @@
-"""Who may do what: one deny-by-default policy used by pages, the API and the CLI."""
+"""Who may do what on the accounts side; asked through app.policies.can()."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from app.accounts.models import Role
+from app.roles import GUEST, Role, role_of
 
-# action -> roles allowed. Anything not listed is denied.
-_ROLE_ACTIONS: dict[str, frozenset[str]] = {
-    "account.use": frozenset(r.value for r in Role),
-    "projects.use": frozenset(r.value for r in Role),
-    "admin.users.view": frozenset({Role.ADMIN.value}),
-    "admin.users.set_role": frozenset({Role.ADMIN.value}),
+
+def signed_in(actor: Any, _obj: Any = None) -> bool:
+    return role_of(actor) != GUEST
+
+
+def admin(actor: Any, _obj: Any = None) -> bool:
+    return role_of(actor) == Role.ADMIN
+
+
+# action -> rule(actor, obj). Anything not listed is denied.
+RULES: dict[str, Callable[[Any, Any], bool]] = {
+    "account.use": signed_in,
+    "projects.use": signed_in,
+    "admin.use": admin,  # the admin pages: users, roles, events and workers
+    "admin.users.set_role": admin,
 }
-
-
-def role_of(user: Any) -> str:
-    """The role of a user object, `guest` for anonymous users."""
-    if user is None or not getattr(user, "is_authenticated", False):
-        return "guest"
-    return str(user.role)
-
-
-def can(user: Any, action: str) -> bool:
-    """True if `user` (None or anonymous for guests) may perform `action`."""
-    allowed = _ROLE_ACTIONS.get(action)
-    return allowed is not None and role_of(user) in allowed

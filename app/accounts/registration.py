@@ -10,10 +10,11 @@ from sqlalchemy.exc import IntegrityError
 
 from app.accounts import passwords
 from app.accounts.lookup import find_user_by_email
-from app.accounts.models import Role, User
+from app.accounts.models import User
 from app.errors import Conflict, ValidationFailed
 from app.events import record_event
 from app.extensions import db
+from app.roles import Role
 from app.validation import clean_name
 
 log = logging.getLogger(__name__)

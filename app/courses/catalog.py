@@ -10,10 +10,10 @@ from typing import Any
 
 from mongoengine import DictField, Document, IntField, Q, StringField
 
-from app.courses import policies
 from app.courses.documents import Course, object_id
 from app.courses.rules import LEVELS, MAX_PAGE, MAX_PER_PAGE, PER_PAGE, SORTS, TEXT_PARAM_MAX
 from app.errors import NotFound, ValidationFailed
+from app.policies import can
 from app.text import search_terms
 from app.timeutil import utcnow
 
@@ -203,7 +203,7 @@ def access_course(actor: Any, slug: Any) -> Course:
     if not isinstance(slug, str) or not 0 < len(slug) <= 120:
         raise NotFound("No such course.")
     course = Course.objects(slug=slug).first()
-    if course is None or not policies.can_see(actor, course):
+    if course is None or not can(actor, "course.see", course):
         raise NotFound("No such course.")
     return course
 
@@ -212,6 +212,6 @@ def access_course_by_id(actor: Any, course_id: Any) -> Course:
     """Like `access_course`, by database id."""
     oid = object_id(course_id)
     course = Course.objects(id=oid).first() if oid else None
-    if course is None or not policies.can_see(actor, course):
+    if course is None or not can(actor, "course.see", course):
         raise NotFound("No such course.")
     return course

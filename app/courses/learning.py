@@ -9,6 +9,7 @@ from mongoengine import Q
 from mongoengine.errors import NotUniqueError
 
 from app.courses import policies
+from app.courses.catalog import access_course
 from app.courses.documents import (
     Certificate,
     Course,
@@ -21,6 +22,7 @@ from app.courses.documents import (
 from app.courses.outbox import record_course_event
 from app.courses.rules import POSITION_MAX
 from app.errors import Conflict, Forbidden, NotFound, Unauthenticated, ValidationFailed
+from app.policies import can
 from app.timeutil import utcnow
 
 # ---------------------------------------------------------------- enrolment
@@ -131,7 +133,7 @@ def access_lesson(actor: Any, course: Course, lesson_id: Any) -> LessonView:
         raise NotFound("No such lesson.")
     section, lesson = found
     enrollment = get_enrollment(actor, course)
-    if not policies.can_open_lesson(actor, course, lesson, enrollment is not None):
+    if not can(actor, "lesson.open", (course, lesson, enrollment is not None)):
         if policies.uid(actor) is None:
             raise Unauthenticated("Sign in and enrol to open this lesson.")
         raise Forbidden("Enrol in the course to open this lesson.")
@@ -156,6 +158,15 @@ def media_url(lesson: Lesson) -> str | None:
     if not (media and media.key and media.status == "ready"):
         return None
     return signed_url(media.key, filename=media.filename)
+
+
+def open_lesson(actor: Any, slug: Any, lesson_id: Any) -> LessonView:
+    """Open a lesson to read, watch or answer it, for the lesson page and the API alike:
+    the course as the actor may see it, their right to the lesson, and the visit
+    remembered as the place to continue from."""
+    view = access_lesson(actor, access_course(actor, slug), lesson_id)
+    record_visit(view)
+    return view
 
 
 def record_visit(view: LessonView) -> None:

@@ -1,14 +1,16 @@
-"""Who may do what with courses. Deny by default; pages, API and handlers all ask here.
+"""Who may do what with courses; asked through app.policies.can(). Deny by default.
 
 The course side knows a user only as an object with `id`, `role` and `name`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-STAFF = frozenset({"admin", "moderator"})
-AUTHORS = frozenset({"instructor", "admin"})
+from app.roles import AUTHORS, STAFF, Role, role_of
+
+EDIT_ONLY = "Only the course's instructor can change it."
 
 
 def uid(actor: Any) -> str | None:
@@ -18,17 +20,13 @@ def uid(actor: Any) -> str | None:
     return str(actor.id)
 
 
-def role(actor: Any) -> str:
-    return str(actor.role) if uid(actor) else "guest"
+def is_staff(actor: Any, _obj: Any = None) -> bool:
+    return role_of(actor) in STAFF
 
 
-def is_staff(actor: Any) -> bool:
-    return role(actor) in STAFF
-
-
-def can_author(actor: Any) -> bool:
+def can_author(actor: Any, _obj: Any = None) -> bool:
     """May create courses (instructors and admins)."""
-    return role(actor) in AUTHORS
+    return role_of(actor) in AUTHORS
 
 
 def owns(actor: Any, course: Any) -> bool:
@@ -37,15 +35,7 @@ def owns(actor: Any, course: Any) -> bool:
 
 def can_edit(actor: Any, course: Any) -> bool:
     """May change the course's content: its instructor, or an admin."""
-    return owns(actor, course) or role(actor) == "admin"
-
-
-def require_edit(actor: Any, course: Any) -> None:
-    """Refuse a change to the course from anyone but its instructor or an admin."""
-    if not can_edit(actor, course):
-        from app.errors import Forbidden
-
-        raise Forbidden("Only the course's instructor can change it.")
+    return owns(actor, course) or role_of(actor) == Role.ADMIN
 
 
 def can_see(actor: Any, course: Any) -> bool:
@@ -53,15 +43,31 @@ def can_see(actor: Any, course: Any) -> bool:
     return course.status == "published" or owns(actor, course) or is_staff(actor)
 
 
-def can_moderate(actor: Any) -> bool:
-    return is_staff(actor)
+def can_unpublish(actor: Any, course: Any) -> bool:
+    """Its instructor (or an admin), or a moderator."""
+    return can_edit(actor, course) or is_staff(actor)
 
 
-def can_open_lesson(actor: Any, course: Any, lesson: Any, enrolled: bool) -> bool:
+def can_open_lesson(actor: Any, opening: tuple[Any, Any, bool]) -> bool:
     """Lesson content: free previews for anyone who can see the course, else enrolled
-    learners of a published course, the course's instructor and staff."""
+    learners of a published course, the course's instructor and staff. `opening` is
+    (course, lesson, whether the actor is enrolled)."""
+    course, lesson, enrolled = opening
     if owns(actor, course) or is_staff(actor):
         return True
     if course.status != "published":
         return False
     return bool(lesson.preview) or enrolled
+
+
+# action -> rule(actor, obj). Anything not listed is denied.
+RULES: dict[str, Callable[[Any, Any], bool]] = {
+    "studio.use": can_author,
+    "course.create": can_author,
+    "course.see": can_see,
+    "course.edit": can_edit,
+    "course.unpublish": can_unpublish,
+    "course.moderate": is_staff,  # approve, reject, hide reviews, see reports
+    "moderation.use": is_staff,
+    "lesson.open": can_open_lesson,  # obj: (course, lesson, enrolled)
+}

@@ -37,6 +37,7 @@ from app.courses.documents import (
 )
 from app.courses.learning import LessonView, access_lesson, record_progress
 from app.errors import Conflict, Forbidden, NotFound, RateLimited, ValidationFailed
+from app.policies import can
 from app.timeutil import as_utc, utcnow
 
 # ---------------------------------------------------------------- the learner's standing
@@ -306,7 +307,7 @@ class LearnerAttempts:
 
 def learners_attempts(actor: Any, course: Course, lesson_id: Any) -> list[LearnerAttempts]:
     """Every learner who has attempted the quiz, most recent first (the instructor's list)."""
-    if not policies.can_edit(actor, course):
+    if not can(actor, "course.edit", course):
         raise Forbidden("Only the course's instructor can see its learners' attempts.")
     view = _quiz_view(actor, course, lesson_id)
     lesson = view.lesson
@@ -332,7 +333,7 @@ def learners_attempts(actor: Any, course: Course, lesson_id: Any) -> list[Learne
 
 def reset_attempts(actor: Any, course: Course, lesson_id: Any, learner_id: Any) -> None:
     """Give one learner a fresh set of attempts (their scores and past attempts stay)."""
-    if not policies.can_edit(actor, course):
+    if not can(actor, "course.edit", course):
         raise Forbidden("Only the course's instructor can reset attempts.")
     lesson = _quiz_view(actor, course, lesson_id).lesson
     if not isinstance(learner_id, str):

@@ -13,6 +13,7 @@ from app.courses import policies
 from app.courses.documents import Course, Enrollment, Review, object_id
 from app.courses.rules import RATING_MAX, RATING_MIN, REVIEW_MAX
 from app.errors import Forbidden, NotFound, Unauthenticated
+from app.policies import can
 from app.timeutil import utcnow
 from app.validation import clean_int, clean_text
 
@@ -114,7 +115,7 @@ def report_review(actor: Any, review_id: Any) -> Review:
 
 def set_hidden(actor: Any, review_id: Any, hidden: bool) -> Review:
     """A moderator hides (or shows again) a review; reports are cleared."""
-    if not policies.can_moderate(actor):
+    if not can(actor, "course.moderate"):
         raise Forbidden()
     review = _review(review_id)
     Review.objects(id=review.id).update_one(
@@ -126,7 +127,7 @@ def set_hidden(actor: Any, review_id: Any, hidden: bool) -> Review:
 
 
 def reported_reviews(actor: Any, limit: int = 50) -> list[Review]:
-    if not policies.can_moderate(actor):
+    if not can(actor, "course.moderate"):
         raise Forbidden()
     return list(
         Review.objects(hidden=False, report_count__gt=0)

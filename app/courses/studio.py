@@ -18,6 +18,7 @@ from app.courses.outline import find_lesson, find_section, save_outline
 from app.courses.rules import MAX_LESSONS, MAX_SECTIONS, TITLE_MAX
 from app.courses.trash import move_to_trash
 from app.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from app.policies import can, require
 from app.validation import clean_name, clean_slug
 
 
@@ -26,8 +27,8 @@ def access_editable(actor: Any, slug: Any) -> Course:
     if not isinstance(slug, str):
         raise NotFound("No such course.")
     course = Course.objects(slug=slug).first()
-    if course is None or not policies.can_edit(actor, course):
-        if course is not None and policies.is_staff(actor):
+    if course is None or not can(actor, "course.edit", course):
+        if course is not None and can(actor, "course.moderate"):
             raise Forbidden("Only the course's instructor can edit it.")
         raise NotFound("No such course.")
     return course
@@ -35,7 +36,7 @@ def access_editable(actor: Any, slug: Any) -> Course:
 
 def instructor_courses(actor: Any) -> list[Course]:
     """The actor's own courses, most recently changed first."""
-    if not policies.can_author(actor):
+    if not can(actor, "course.create"):
         raise Forbidden("Only instructors can create courses.")
     return list(
         Course.objects(instructor__id=policies.uid(actor))
@@ -49,7 +50,7 @@ def instructor_courses(actor: Any) -> list[Course]:
 
 def create_course(actor: Any, data: dict[str, Any]) -> Course:
     """A new draft course owned by the actor, with a unique slug from its title."""
-    if not policies.can_author(actor):
+    if not can(actor, "course.create"):
         raise Forbidden("Only instructors can create courses.")
     fields = clean_course_fields(data)
     wanted = data.get("slug")
@@ -72,7 +73,7 @@ def create_course(actor: Any, data: dict[str, Any]) -> Course:
 
 def update_course(actor: Any, course: Course, data: dict[str, Any]) -> Course:
     """Change the course's metadata (only the fields given)."""
-    policies.require_edit(actor, course)
+    require(actor, "course.edit", course, policies.EDIT_ONLY)
     for key, value in clean_course_fields(data, partial=True).items():
         setattr(course, key, value)
     save_outline(course)
@@ -80,7 +81,7 @@ def update_course(actor: Any, course: Course, data: dict[str, Any]) -> Course:
 
 
 def add_section(actor: Any, course: Course, title: Any) -> Section:
-    policies.require_edit(actor, course)
+    require(actor, "course.edit", course, policies.EDIT_ONLY)
     if len(course.sections) >= MAX_SECTIONS:
         raise ValidationFailed(fields={"title": f"A course has at most {MAX_SECTIONS} sections."})
     section = Section(title=clean_name(title, "title", TITLE_MAX))
@@ -90,7 +91,7 @@ def add_section(actor: Any, course: Course, title: Any) -> Section:
 
 
 def rename_section(actor: Any, course: Course, section_id: Any, title: Any) -> Section:
-    policies.require_edit(actor, course)
+    require(actor, "course.edit", course, policies.EDIT_ONLY)
     section = find_section(course, section_id)
     section.title = clean_name(title, "title", TITLE_MAX)
     save_outline(course)
@@ -99,7 +100,7 @@ def rename_section(actor: Any, course: Course, section_id: Any, title: Any) -> S
 
 def delete_section(actor: Any, course: Course, section_id: Any) -> TrashItem:
     """Move a section, with its lessons and their files, to the course's trash."""
-    policies.require_edit(actor, course)
+    require(actor, "course.edit", course, policies.EDIT_ONLY)
     section = find_section(course, section_id)
     position = list(course.sections).index(section)
     course.sections = [s for s in course.sections if s.id != section.id]
@@ -117,7 +118,7 @@ def _move(items: list[Any], index: int, direction: Any) -> None:
 
 
 def move_section(actor: Any, course: Course, section_id: Any, direction: Any) -> None:
-    policies.require_edit(actor, course)
+    require(actor, "course.edit", course, policies.EDIT_ONLY)
     section = find_section(course, section_id)
     items = list(course.sections)
     _move(items, items.index(section), direction)
@@ -129,7 +130,7 @@ def move_section(actor: Any, course: Course, section_id: Any, direction: Any) ->
 
 
 def add_lesson(actor: Any, course: Course, section_id: Any, data: dict[str, Any]) -> Lesson:
-    policies.require_edit(actor, course)
+    require(actor, "course.edit", course, policies.EDIT_ONLY)
     section = find_section(course, section_id)
     if course.lesson_count >= MAX_LESSONS:
         raise ValidationFailed(fields={"title": f"A course has at most {MAX_LESSONS} lessons."})
@@ -140,7 +141,7 @@ def add_lesson(actor: Any, course: Course, section_id: Any, data: dict[str, Any]
 
 
 def update_lesson(actor: Any, course: Course, lesson_id: Any, data: dict[str, Any]) -> Lesson:
-    policies.require_edit(actor, course)
+    require(actor, "course.edit", course, policies.EDIT_ONLY)
     _, lesson = find_lesson(course, lesson_id)
     fields = clean_lesson_fields(data, kind=lesson.kind, previous=lesson.questions)
     for key, value in fields.items():
@@ -151,7 +152,7 @@ def update_lesson(actor: Any, course: Course, lesson_id: Any, data: dict[str, An
 
 def delete_lesson(actor: Any, course: Course, lesson_id: Any) -> TrashItem:
     """Move a lesson, with its file, to the course's trash."""
-    policies.require_edit(actor, course)
+    require(actor, "course.edit", course, policies.EDIT_ONLY)
     section, lesson = find_lesson(course, lesson_id)
     position = list(section.lessons).index(lesson)
     section.lessons = [item for item in section.lessons if item.id != lesson.id]
@@ -168,7 +169,7 @@ def delete_lesson(actor: Any, course: Course, lesson_id: Any) -> TrashItem:
 
 def move_lesson(actor: Any, course: Course, lesson_id: Any, direction: Any) -> None:
     """Move a lesson up or down; past the end of its section it moves to the next one."""
-    policies.require_edit(actor, course)
+    require(actor, "course.edit", course, policies.EDIT_ONLY)
     section, lesson = find_lesson(course, lesson_id)
     lessons = list(section.lessons)
     index = lessons.index(lesson)
@@ -200,7 +201,7 @@ def attach_media(
     The type is decided by content. Transcoding and previews come with the media
     pipeline; until then a stored file is served as it is.
     """
-    policies.require_edit(actor, course)
+    require(actor, "course.edit", course, policies.EDIT_ONLY)
     from app.media.files import FileRejected, store_upload
     from app.media.storage import storage
 
@@ -225,7 +226,7 @@ def attach_media(
 
 def set_cover(actor: Any, course: Course, data: bytes) -> None:
     """Re-encode an uploaded image as the course's 16:9 cover."""
-    policies.require_edit(actor, course)
+    require(actor, "course.edit", course, policies.EDIT_ONLY)
     from app.media.images import make_cover, replace_image
 
     course.cover_key = replace_image(data, make_cover, "covers", course.cover_key, "cover")

@@ -14,6 +14,7 @@ from app.courses.documents import Course, Section, TrashItem
 from app.courses.outline import find_section, save_outline
 from app.courses.rules import MAX_LESSONS, MAX_SECTIONS
 from app.errors import Conflict, NotFound, ValidationFailed
+from app.policies import require
 from app.timeutil import as_utc, utcnow
 
 
@@ -91,7 +92,7 @@ def restore_from_trash(
 ) -> TrashItem:
     """Put a trash item back: a section at its old place, a lesson into its old section at
     its old place, or, if that section is gone, into `section_id` or the first section."""
-    policies.require_edit(actor, course)
+    require(actor, "course.edit", course, policies.EDIT_ONLY)
     item = next((t for t in course.trash if isinstance(item_id, str) and t.id == item_id), None)
     if item is None:
         raise NotFound("That is no longer in the trash.")

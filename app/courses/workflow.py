@@ -12,6 +12,8 @@ from app.courses.outbox import record_course_event
 from app.courses.outline import save_outline
 from app.courses.rules import NOTE_MAX
 from app.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from app.policies import can, require
+from app.roles import AUTHORS
 from app.timeutil import utcnow
 from app.validation import clean_text
 
@@ -31,7 +33,7 @@ def _transition(course: Course, allowed_from: tuple[str, ...], to: str, **change
 
 def submit_for_review(actor: Any, course: Course) -> None:
     """The instructor asks moderators to publish the course."""
-    policies.require_edit(actor, course)
+    require(actor, "course.edit", course, policies.EDIT_ONLY)
     if course.lesson_count == 0:
         message = "Add at least one lesson before submitting the course."
         raise ValidationFailed(message, fields={"status": message})
@@ -42,13 +44,13 @@ def submit_for_review(actor: Any, course: Course) -> None:
 
 def withdraw(actor: Any, course: Course) -> None:
     """The instructor takes a submission back to edit it."""
-    policies.require_edit(actor, course)
+    require(actor, "course.edit", course, policies.EDIT_ONLY)
     _transition(course, ("in_review",), "draft")
 
 
 def approve(actor: Any, course: Course) -> None:
     """A moderator publishes a course that is in review."""
-    if not policies.can_moderate(actor):
+    if not can(actor, "course.moderate"):
         raise Forbidden()
     _transition(
         course,
@@ -71,7 +73,7 @@ def approve(actor: Any, course: Course) -> None:
 
 def reject(actor: Any, course: Course, note: Any) -> None:
     """A moderator sends a course back to its instructor with a note."""
-    if not policies.can_moderate(actor):
+    if not can(actor, "course.moderate"):
         raise Forbidden()
     _transition(
         course,
@@ -83,7 +85,7 @@ def reject(actor: Any, course: Course, note: Any) -> None:
 
 def unpublish(actor: Any, course: Course, note: Any = "") -> None:
     """Take a published course out of the catalog (its instructor or a moderator)."""
-    if not (policies.can_edit(actor, course) or policies.can_moderate(actor)):
+    if not can(actor, "course.unpublish", course):
         raise Forbidden()
     note = clean_text(note, "note", NOTE_MAX)
     if not note and not policies.owns(actor, course):
@@ -93,7 +95,7 @@ def unpublish(actor: Any, course: Course, note: Any = "") -> None:
 
 def review_queue(actor: Any) -> list[Course]:
     """Courses waiting for a moderator, oldest submission first."""
-    if not policies.can_moderate(actor):
+    if not can(actor, "course.moderate"):
         raise Forbidden()
     return list(
         Course.objects(status="in_review")
@@ -110,7 +112,7 @@ def reassign(slug: Any, instructor_id: str, name: str, role: str) -> Course:
     course = Course.objects(slug=slug).first()
     if course is None:
         raise NotFound(f"No course with the address {slug}.")
-    if role not in policies.AUTHORS:
+    if role not in AUTHORS:
         raise ValidationFailed(fields={"email": "That account is not an instructor."})
     course.instructor = Instructor(id=instructor_id, name=name)
     save_outline(course)

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, current_app, flash, redirect, request, url_for
-from flask_login import current_user, login_required
+from flask import Blueprint, current_app, flash, redirect, request, url_for
+from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import SelectField
 from wtforms.fields.choices import SelectChoice
 
 from app.accounts import administration, lookup
-from app.accounts.models import Role
-from app.accounts.policies import can
 from app.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from app.events.admin import (
     clear_stopped_workers,
@@ -24,7 +22,8 @@ from app.events.admin import (
     retry_dead_event,
 )
 from app.extensions import db
-from app.web import render
+from app.roles import Role
+from app.web import flash_error, guard_blueprint, render
 from blueprints.forms import ConfirmForm
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -34,12 +33,7 @@ class RoleForm(FlaskForm):
     role = SelectField("Role", choices=[SelectChoice(r.value, r.value.title()) for r in Role])
 
 
-@bp.before_request
-@login_required
-def require_admin() -> None:
-    """Admins only; everyone else gets 403."""
-    if not can(current_user, "admin.users.view"):
-        abort(403)
+guard_blueprint(bp, "admin.use")  # admins only; everyone else gets 403
 
 
 @bp.route("/users")
@@ -65,7 +59,7 @@ def set_role(user_id: str) -> Any:
             administration.set_role(current_user, target, form.role.data)
         except (Forbidden, ValidationFailed) as exc:
             db.session.rollback()
-            flash(exc.message if not exc.fields else next(iter(exc.fields.values())), "error")
+            flash_error(exc)
         else:
             db.session.commit()
             flash(f"{target.name} is now {target.role}.", "success")

@@ -153,9 +153,7 @@ def my_enrollments() -> Any:
     },
 )
 def get_lesson(slug: str, lesson_id: str) -> Any:
-    course = catalog.access_course(g.api_user, slug)
-    view = learning.access_lesson(g.api_user, course, lesson_id)
-    learning.record_visit(view)
+    view = learning.open_lesson(g.api_user, slug, lesson_id)
     return {"lesson": lesson_detail(view, g.api_user, learning.media_url(view.lesson))}
 
 

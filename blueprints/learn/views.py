@@ -68,9 +68,7 @@ def _back_to_lesson(slug: str, lesson_id: str, **args: Any) -> Any:
 @bp.route("/courses/<slug>/lessons/<lesson_id>")
 def lesson(slug: str, lesson_id: str) -> Any:
     """The lesson player for any kind of lesson (with an attempt's result: ?attempt=<id>)."""
-    course = catalog.access_course(current_user, slug)
-    view = learning.access_lesson(current_user, course, lesson_id)
-    learning.record_visit(view)
+    view = learning.open_lesson(current_user, slug, lesson_id)
     result = None
     if view.lesson.kind == "quiz" and request.args.get("attempt"):
         result = quizzes.attempt_result(current_user, view, request.args["attempt"])

@@ -7,7 +7,7 @@ from typing import Any
 from flask import Blueprint, abort, flash, redirect, request, url_for
 from flask_login import current_user
 
-from app.courses import catalog, policies, reviews, workflow
+from app.courses import catalog, reviews, workflow
 from app.errors import Conflict, ValidationFailed
 from app.web import flash_error, guard_blueprint, render
 from blueprints.forms import ConfirmForm, NoteForm
@@ -15,7 +15,7 @@ from blueprints.forms import ConfirmForm, NoteForm
 bp = Blueprint("moderation", __name__, url_prefix="/moderation")
 
 
-guard_blueprint(bp, policies.can_moderate)  # moderators and admins only
+guard_blueprint(bp, "moderation.use")  # moderators and admins only
 
 
 @bp.route("/")

@@ -8,7 +8,7 @@ from typing import Any
 from flask import Blueprint, abort, current_app, flash, redirect, request, url_for
 from flask_login import current_user
 
-from app.courses import outline, policies, quizzes, stats, studio, trash, workflow
+from app.courses import outline, quizzes, stats, studio, trash, workflow
 from app.courses.documents import Course
 from app.courses.rules import KINDS
 from app.errors import Conflict, NotFound, ValidationFailed
@@ -28,7 +28,7 @@ from blueprints.studio.forms import (
 bp = Blueprint("studio", __name__, url_prefix="/studio")
 
 
-guard_blueprint(bp, policies.can_author)  # instructors and admins only
+guard_blueprint(bp, "studio.use")  # instructors and admins only
 
 
 def _back(slug: str, anchor: str | None = None) -> Any:
