@@ -20,6 +20,7 @@ from app.validation import clean_name
 log = logging.getLogger(__name__)
 
 SOURCE = "accounts"  # the events' source
+EMAIL_MAX = 254  # RFC 5321's limit on a forward path
 EMAIL_TAKEN = "An account with this email already exists. Sign in or reset your password."
 
 
@@ -31,7 +32,7 @@ def clean_email(raw: Any) -> str:
         info = validate_email(raw.strip(), check_deliverability=False)
     except EmailNotValidError as exc:
         raise ValidationFailed(fields={"email": "Enter a valid email address."}) from exc
-    if len(info.normalized) > 254:
+    if len(info.normalized) > EMAIL_MAX:
         raise ValidationFailed(fields={"email": "That email address is too long."})
     return info.normalized
 

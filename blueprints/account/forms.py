@@ -7,12 +7,16 @@ from flask_wtf.file import FileField, FileRequired
 from wtforms import PasswordField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Length
 
+from app.accounts.passwords import MAX_INPUT_LENGTH, MIN_LENGTH
+from app.accounts.profiles import BIO_MAX
+from app.validation import NAME_MAX
+
 
 class ProfileForm(FlaskForm):
-    name = StringField("Name", validators=[InputRequired(), Length(max=100)])
+    name = StringField("Name", validators=[InputRequired(), Length(max=NAME_MAX)])
     bio = TextAreaField(
         "About you",
-        validators=[Length(max=2000)],
+        validators=[Length(max=BIO_MAX)],
         description="Shown on your public profile and next to your courses.",
     )
 
@@ -27,18 +31,18 @@ class AvatarForm(FlaskForm):
 
 class ChangePasswordForm(FlaskForm):
     current_password = PasswordField(
-        "Current password", validators=[InputRequired(), Length(max=512)]
+        "Current password", validators=[InputRequired(), Length(max=MAX_INPUT_LENGTH)]
     )
     new_password = PasswordField(
         "New password",
-        validators=[InputRequired(), Length(max=1024)],
-        description="At least 12 characters.",
+        validators=[InputRequired(), Length(max=MAX_INPUT_LENGTH)],
+        description=f"At least {MIN_LENGTH} characters.",
     )
 
 
 class DeleteAccountForm(FlaskForm):
     password = PasswordField(
         "Your password",
-        validators=[Length(max=512)],
+        validators=[Length(max=MAX_INPUT_LENGTH)],
         description="We ask once more to be sure it is you.",
     )

@@ -7,8 +7,8 @@ from typing import Any
 from app.accounts import passwords
 from app.accounts.profiles import BIO_MAX
 from app.accounts.projects import PROJECT_DESCRIPTION_MAX, PROJECT_NAME_MAX
-from app.courses.learning import POSITION_MAX
-from app.courses.rules import REVEAL_MODES
+from app.accounts.registration import EMAIL_MAX
+from app.courses.rules import POSITION_MAX, REVEAL_MODES
 from app.validation import (
     NAME_MAX,
     NAME_PATTERN,
@@ -52,7 +52,7 @@ def multiline(max_length: int) -> dict[str, Any]:
     )
 
 
-EMAIL = text(254, 1, format="email")
+EMAIL = text(EMAIL_MAX, 1, format="email")
 NEW_PASSWORD = text(
     passwords.MAX_LENGTH,
     passwords.MIN_LENGTH,

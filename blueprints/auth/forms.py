@@ -6,31 +6,35 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, HiddenField, PasswordField, StringField
 from wtforms.validators import InputRequired, Length
 
+from app.accounts.passwords import MAX_INPUT_LENGTH, MIN_LENGTH
+from app.accounts.registration import EMAIL_MAX
+from app.validation import NAME_MAX
+
 
 class RegisterForm(FlaskForm):
     next = HiddenField()
-    name = StringField("Your name", validators=[InputRequired(), Length(max=100)])
-    email = EmailField("Email", validators=[InputRequired(), Length(max=254)])
+    name = StringField("Your name", validators=[InputRequired(), Length(max=NAME_MAX)])
+    email = EmailField("Email", validators=[InputRequired(), Length(max=EMAIL_MAX)])
     password = PasswordField(
         "Password",
-        validators=[InputRequired(), Length(max=1024)],
-        description="At least 12 characters. A few unrelated words make a strong one.",
+        validators=[InputRequired(), Length(max=MAX_INPUT_LENGTH)],
+        description=f"At least {MIN_LENGTH} characters. A few unrelated words make a strong one.",
     )
 
 
 class LoginForm(FlaskForm):
-    email = EmailField("Email", validators=[InputRequired(), Length(max=254)])
-    password = PasswordField("Password", validators=[InputRequired(), Length(max=512)])
+    email = EmailField("Email", validators=[InputRequired(), Length(max=EMAIL_MAX)])
+    password = PasswordField("Password", validators=[InputRequired(), Length(max=MAX_INPUT_LENGTH)])
     next = HiddenField()
 
 
 class ForgotPasswordForm(FlaskForm):
-    email = EmailField("Email", validators=[InputRequired(), Length(max=254)])
+    email = EmailField("Email", validators=[InputRequired(), Length(max=EMAIL_MAX)])
 
 
 class ResetPasswordForm(FlaskForm):
     password = PasswordField(
         "New password",
-        validators=[InputRequired(), Length(max=1024)],
-        description="At least 12 characters.",
+        validators=[InputRequired(), Length(max=MAX_INPUT_LENGTH)],
+        description=f"At least {MIN_LENGTH} characters.",
     )

@@ -11,58 +11,70 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
 from app.courses.rules import (
+    BODY_MAX,
+    CATEGORY_MAX,
     COOLDOWN_MAX_MINUTES,
     DEFAULT_COOLDOWN_MINUTES,
+    DESCRIPTION_MAX,
+    DURATION_MAX_MINUTES,
     KINDS,
+    LANGUAGE_MAX,
     LEVELS,
     MAX_ATTEMPTS_LIMIT,
+    PASS_MARK_DEFAULT,
+    QUIZ_TEXT_MAX,
     REVEAL_LABELS,
+    SUBTITLE_MAX,
+    TAGS_TEXT_MAX,
+    TITLE_MAX,
 )
 
 
 class CourseForm(FlaskForm):
-    title = StringField("Title", validators=[InputRequired(), Length(max=200)])
-    subtitle = StringField("Subtitle", validators=[Optional(), Length(max=300)])
+    title = StringField("Title", validators=[InputRequired(), Length(max=TITLE_MAX)])
+    subtitle = StringField("Subtitle", validators=[Optional(), Length(max=SUBTITLE_MAX)])
     description = TextAreaField(
         "Description",
-        validators=[Optional(), Length(max=20000)],
+        validators=[Optional(), Length(max=DESCRIPTION_MAX)],
         description="Markdown: **bold**, lists, links, headings.",
     )
     category = StringField(
         "Category",
-        validators=[Optional(), Length(max=60)],
+        validators=[Optional(), Length(max=CATEGORY_MAX)],
         description="One word or two, e.g. Programming.",
     )
     tags = StringField(
         "Tags",
-        validators=[Optional(), Length(max=600)],
+        validators=[Optional(), Length(max=TAGS_TEXT_MAX)],
         description="Comma separated, e.g. python, beginners.",
     )
     level = SelectField("Level", choices=[SelectChoice(v, v.title()) for v in LEVELS])
     language = StringField(
-        "Language code", default="en", validators=[InputRequired(), Length(max=10)]
+        "Language code", default="en", validators=[InputRequired(), Length(max=LANGUAGE_MAX)]
     )
 
 
 class SectionForm(FlaskForm):
-    title = StringField("Section title", validators=[InputRequired(), Length(max=200)])
+    title = StringField("Section title", validators=[InputRequired(), Length(max=TITLE_MAX)])
 
 
 class LessonForm(FlaskForm):
-    title = StringField("Lesson title", validators=[InputRequired(), Length(max=200)])
+    title = StringField("Lesson title", validators=[InputRequired(), Length(max=TITLE_MAX)])
     kind = SelectField("Kind", choices=[SelectChoice(k, k.title()) for k in KINDS])
     preview = BooleanField("Free preview (anyone can open it)")
     required = BooleanField("Required for completion", default=True)
     duration_minutes = IntegerField(
-        "Duration in minutes", default=0, validators=[Optional(), NumberRange(0, 1440)]
+        "Duration in minutes",
+        default=0,
+        validators=[Optional(), NumberRange(0, DURATION_MAX_MINUTES)],
     )
     body = TextAreaField(
         "Text",
-        validators=[Optional(), Length(max=100000)],
+        validators=[Optional(), Length(max=BODY_MAX)],
         description="Markdown. The reading itself, or notes under a video or file.",
     )
     pass_mark = IntegerField(
-        "Pass mark (%)", default=70, validators=[Optional(), NumberRange(0, 100)]
+        "Pass mark (%)", default=PASS_MARK_DEFAULT, validators=[Optional(), NumberRange(0, 100)]
     )
     reveal = SelectField(
         "Show the right answers",
@@ -85,7 +97,7 @@ class LessonForm(FlaskForm):
     shuffle = BooleanField("Show the choices in a new order for each attempt")
     questions = TextAreaField(
         "Questions",
-        validators=[Optional(), Length(max=50000)],
+        validators=[Optional(), Length(max=QUIZ_TEXT_MAX)],
         description="One block per question: '? question' (or '?? question' for several "
         "right answers), then '* right choice' / '- wrong choice' lines, "
         "then an optional '> explanation'. Blank line between questions.",
