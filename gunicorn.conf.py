@@ -1,4 +1,5 @@
-"""gunicorn settings for `make run` and production; every value comes from the environment.
+"""gunicorn settings for `make run` and production, from the app's own settings
+(app/config.py: the environment and `.env`, each setting declared once).
 
 The embedded default (SQLite, file-backed stores, in-process event bus) runs as
 one worker process with threads, because its file-backed stores are not safe
@@ -6,20 +7,22 @@ for writes from several processes. With production engines, set
 WEB_CONCURRENCY to the number of processes you want.
 """
 
-import os
+from app.config import Settings
 
-bind = os.environ.get("GUNICORN_BIND", f"127.0.0.1:{os.environ.get('PORT', '8000')}")
-workers = int(os.environ.get("WEB_CONCURRENCY", "1"))
+settings = Settings.from_env()
+
+bind = settings.gunicorn_bind or f"127.0.0.1:{settings.port}"
+workers = settings.web_concurrency
 worker_class = "gthread"
-threads = int(os.environ.get("GUNICORN_THREADS", "8"))
-timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
+threads = settings.gunicorn_threads
+timeout = settings.gunicorn_timeout
 graceful_timeout = 20
-keepalive = 5
-max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "0"))
+keepalive = settings.gunicorn_keepalive
+max_requests = settings.gunicorn_max_requests
 max_requests_jitter = 100
 accesslog = None  # the app logs every request as JSON with its request id
 errorlog = "-"
-forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+forwarded_allow_ips = settings.forwarded_allow_ips
 # gunicorn's control socket would live at one fixed path per user, so two servers on one
 # machine (say `make run` and the browser tests) would fight over it. We do not use it.
 control_socket_disable = True

@@ -10,8 +10,11 @@ from flask import Flask
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def create_app(config: dict[str, Any] | None = None) -> Flask:
-    """Build the app from the environment, with `config` (tests) applied last."""
+def create_app(
+    config: dict[str, Any] | None = None, *, environ: dict[str, str] | None = None
+) -> Flask:
+    """Build the app from the environment (or from `environ` alone), with `config`
+    (tests) applied last."""
     from app.config import load_config
 
     app = Flask(
@@ -19,7 +22,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         template_folder=str(ROOT / "templates"),
         static_folder=str(ROOT / "static"),
     )
-    app.config.update(load_config(config))
+    app.config.update(load_config(config, environ))
     Path(app.config["DATA_DIR"]).mkdir(parents=True, exist_ok=True)
     if app.config["ENV_NAME"] != "production":  # production has refused empty secrets
         from app.secrets_file import fill_missing

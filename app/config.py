@@ -87,6 +87,14 @@ class Settings:
     worker_heartbeat_retention_hours: int = 24
     demo_seed: bool = True
     trash_retention_days: int = 30
+    # gunicorn (gunicorn.conf.py reads these too)
+    gunicorn_bind: str = ""  # default 127.0.0.1:$PORT
+    web_concurrency: int = 1  # processes; the embedded default needs exactly one
+    gunicorn_threads: int = 8
+    gunicorn_timeout: int = 60
+    gunicorn_keepalive: int = 5
+    gunicorn_max_requests: int = 0
+    forwarded_allow_ips: str = "127.0.0.1"
 
     @property
     def production(self) -> bool:
@@ -160,106 +168,69 @@ class Settings:
             raise ConfigError("BCRYPT_ROUNDS must be at least 12 in production")
 
     def to_flask(self) -> dict[str, Any]:
-        """Flask config mapping for these settings."""
+        """Flask config for these settings: every setting under its own name upper-cased
+        (LECTERN_ENV as ENV_NAME), then the values Flask and its extensions derive."""
+        from datetime import timedelta
+
+        config: dict[str, Any] = {f.name.upper(): getattr(self, f.name) for f in fields(self)}
+        config["ENV_NAME"] = config.pop("ENV")
         data_dir = self.data_dir.resolve()
         database_url = self.database_url or f"sqlite:///{data_dir / 'lectern.sqlite3'}"
-        if database_url.startswith("postgres://"):
-            database_url = "postgresql+psycopg://" + database_url.removeprefix("postgres://")
-        elif database_url.startswith("postgresql://"):
-            database_url = "postgresql+psycopg://" + database_url.removeprefix("postgresql://")
+        for prefix in ("postgres://", "postgresql://"):
+            if database_url.startswith(prefix):
+                database_url = "postgresql+psycopg://" + database_url.removeprefix(prefix)
         # hide_parameters: a failed statement's values (a password hash, say) never reach a log.
         engine_options: dict[str, Any] = {"pool_pre_ping": True, "hide_parameters": True}
         if database_url.startswith("postgresql"):
             engine_options.update(pool_size=10, max_overflow=10, pool_recycle=1800)
-        from datetime import timedelta
-
+        # __Host-: the browser keeps the cookie only if Secure, for this host, path /.
         cookie_prefix = "__Host-" if self.production else ""
-
-        config: dict[str, Any] = {
-            "ENV_NAME": self.env,
-            "TESTING": self.env == "testing",
-            "DEBUG": False,
-            "SECRET_KEY": self.secret_key,
-            "JWT_SECRET_KEY": self.jwt_secret_key,
-            "DATA_DIR": data_dir,
-            "PORT": self.port,
-            "PUBLIC_URL": (self.public_url or f"http://127.0.0.1:{self.port}").rstrip("/"),
-            "ALLOWED_ORIGINS": tuple(
-                o.strip() for o in self.allowed_origins.split(",") if o.strip()
-            ),
-            "SQLALCHEMY_DATABASE_URI": database_url,
-            "MONGODB_URI": self.mongodb_uri,
-            "MONGODB_DB": self.mongodb_db,
-            "DOCUMENT_STORE": self.document_store
-            or ("mongodb" if self.mongodb_uri else "litemongo"),
-            "DOCUMENT_STORE_PATH": self.document_store_path,
-            "SQLALCHEMY_ENGINE_OPTIONS": engine_options,
-            "REDIS_URL": self.redis_url,
-            "TRUSTED_PROXY_COUNT": self.trusted_proxy_count,
-            "BCRYPT_ROUNDS": self.bcrypt_rounds,
-            "MAX_CONTENT_LENGTH": self.max_content_length,
-            "AVATAR_MAX_BYTES": self.avatar_max_bytes,
-            "LESSON_MEDIA_MAX_BYTES": self.lesson_media_max_bytes,
-            "SESSION_IDLE_TIMEOUT": timedelta(minutes=self.session_idle_minutes),
-            "SESSION_ABSOLUTE_TIMEOUT": timedelta(hours=self.session_absolute_hours),
-            "PERMANENT_SESSION_LIFETIME": timedelta(hours=self.session_absolute_hours),
-            # __Host-: the browser keeps the cookie only if Secure, for this host, path /.
-            "SESSION_COOKIE_NAME": f"{cookie_prefix}lectern_session",
-            "DEVICE_COOKIE_NAME": f"{cookie_prefix}lectern_device",
-            "SESSION_COOKIE_HTTPONLY": True,
-            "SESSION_COOKIE_SAMESITE": "Lax",
-            "SESSION_COOKIE_SECURE": self.production,
-            "REMEMBER_COOKIE_HTTPONLY": True,
-            "REMEMBER_COOKIE_SECURE": self.production,
-            "WTF_CSRF_TIME_LIMIT": None,
-            "WTF_CSRF_SSL_STRICT": self.production,
-            "JWT_ISSUER": self.jwt_issuer,
-            "JWT_AUDIENCE": self.jwt_audience,
-            "ACCESS_TOKEN_SECONDS": self.access_token_seconds,
-            "REFRESH_TOKEN_DAYS": self.refresh_token_days,
-            "VERIFY_TOKEN_HOURS": self.verify_token_hours,
-            "RESET_TOKEN_MINUTES": self.reset_token_minutes,
-            "RATELIMIT_ENABLED": self.ratelimit_enabled,
-            "RATELIMIT_STORAGE_URI": self.redis_url or "memory://",
-            "RATELIMIT_HEADERS_ENABLED": True,
-            "RATELIMIT_REGISTER": self.ratelimit_register,
-            "RATELIMIT_SIGNIN": self.ratelimit_signin,
-            "RATELIMIT_ACCOUNT_FAILURES": self.ratelimit_account_failures,
-            "RATELIMIT_ACCOUNT_FAILURES_TOTAL": self.ratelimit_account_failures_total,
-            "DEVICE_COOKIE_DAYS": self.device_cookie_days,
-            "RATELIMIT_RESET": self.ratelimit_reset,
-            "RATELIMIT_RESET_ACCOUNT": self.ratelimit_reset_account,
-            "RATELIMIT_VERIFY": self.ratelimit_verify,
-            "RATELIMIT_VERIFY_ACCOUNT": self.ratelimit_verify_account,
-            "RATELIMIT_REFRESH": self.ratelimit_refresh,
-            "RATELIMIT_REFRESH_ACCOUNT": self.ratelimit_refresh_account,
-            "MAIL_FROM": self.mail_from,
-            "LOG_LEVEL": self.log_level,
-            "EVENT_BUS": self.event_bus
-            or ("kafka" if self.kafka_bootstrap_servers else "embedded"),
-            "KAFKA_BOOTSTRAP_SERVERS": self.kafka_bootstrap_servers,
-            "KAFKA_CLIENT_ID": self.kafka_client_id,
-            "KAFKA_SESSION_TIMEOUT_MS": self.kafka_session_timeout_ms,
-            "KAFKA_SECURITY_PROTOCOL": self.kafka_security_protocol,
-            "KAFKA_SASL_MECHANISM": self.kafka_sasl_mechanism,
-            "KAFKA_SASL_USERNAME": self.kafka_sasl_username,
-            "KAFKA_SASL_PASSWORD": self.kafka_sasl_password,
-            "SENDGRID_API_KEY": self.sendgrid_api_key,
-            "SENDGRID_API_HOST": self.sendgrid_api_host.rstrip("/"),
-            "EMAIL_SEND_ATTEMPTS": self.email_send_attempts,
-            "CONSUMER_MAX_ATTEMPTS": self.consumer_max_attempts,
-            "DELIVERY_RETENTION_DAYS": self.delivery_retention_days,
-            "WORKER_HEARTBEAT_RETENTION": timedelta(hours=self.worker_heartbeat_retention_hours),
-            "DEMO_SEED": self.demo_seed,
-            "TRASH_RETENTION_DAYS": self.trash_retention_days,
-            "PREFERRED_URL_SCHEME": "https" if self.production else "http",
-        }
+        config.update(
+            {
+                "TESTING": self.env == "testing",
+                "DEBUG": False,
+                "DATA_DIR": data_dir,
+                "PUBLIC_URL": (self.public_url or f"http://127.0.0.1:{self.port}").rstrip("/"),
+                "ALLOWED_ORIGINS": tuple(
+                    o.strip() for o in self.allowed_origins.split(",") if o.strip()
+                ),
+                "SQLALCHEMY_DATABASE_URI": database_url,
+                "SQLALCHEMY_ENGINE_OPTIONS": engine_options,
+                "DOCUMENT_STORE": self.document_store
+                or ("mongodb" if self.mongodb_uri else "litemongo"),
+                "EVENT_BUS": self.event_bus
+                or ("kafka" if self.kafka_bootstrap_servers else "embedded"),
+                "SENDGRID_API_HOST": self.sendgrid_api_host.rstrip("/"),
+                "SESSION_IDLE_TIMEOUT": timedelta(minutes=self.session_idle_minutes),
+                "SESSION_ABSOLUTE_TIMEOUT": timedelta(hours=self.session_absolute_hours),
+                "PERMANENT_SESSION_LIFETIME": timedelta(hours=self.session_absolute_hours),
+                "WORKER_HEARTBEAT_RETENTION": timedelta(
+                    hours=self.worker_heartbeat_retention_hours
+                ),
+                "SESSION_COOKIE_NAME": f"{cookie_prefix}lectern_session",
+                "DEVICE_COOKIE_NAME": f"{cookie_prefix}lectern_device",
+                "SESSION_COOKIE_HTTPONLY": True,
+                "SESSION_COOKIE_SAMESITE": "Lax",
+                "SESSION_COOKIE_SECURE": self.production,
+                "REMEMBER_COOKIE_HTTPONLY": True,
+                "REMEMBER_COOKIE_SECURE": self.production,
+                "WTF_CSRF_TIME_LIMIT": None,
+                "WTF_CSRF_SSL_STRICT": self.production,
+                "RATELIMIT_STORAGE_URI": self.redis_url or "memory://",
+                "RATELIMIT_HEADERS_ENABLED": True,
+                "PREFERRED_URL_SCHEME": "https" if self.production else "http",
+            }
+        )
         return config
 
 
-def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Flask config from the environment, with `overrides` (tests) applied last."""
-    config = Settings.from_env().to_flask()
+def load_config(
+    overrides: dict[str, Any] | None = None, environ: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """Flask config from the environment (or from `environ` alone, which tests pass so
+    that neither the developer's shell nor a `.env` file reaches them), with `overrides`
+    applied last."""
+    config = Settings.from_env(environ).to_flask()
     if overrides:
         config.update(overrides)
     return config

@@ -157,9 +157,12 @@ def app_factory(
     """Build apps on this test's databases; they are emptied once, before the first app."""
     made: list[Flask] = []
 
-    def make(**overrides: Any) -> Flask:
+    def make(environ: dict[str, str] | None = None, **overrides: Any) -> Flask:
+        # The app reads `environ` only: never the developer's shell or .env (where a
+        # SENDGRID_API_KEY, say, would send the tests' mail for real).
         app = create_app(
-            base_config(tmp_path, database_uri, document_store, litemongo_path, **overrides)
+            base_config(tmp_path, database_uri, document_store, litemongo_path, **overrides),
+            environ=dict(environ or {}),
         )
         app.test_client_class = Client
         if not made:

@@ -98,7 +98,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     from werkzeug.serving import make_server
 
     tmp = tmp_path_factory.mktemp("fuzz")
-    app = create_app(base_config(tmp, f"sqlite:///{tmp / 'fuzz.sqlite3'}"))
+    app = create_app(base_config(tmp, f"sqlite:///{tmp / 'fuzz.sqlite3'}"), environ={})
     _prepare_schema(app)
     users = Users(app)
     learner = users.create(email="learner@fuzz.example.com", name="Fuzz Learner")

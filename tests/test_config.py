@@ -69,3 +69,35 @@ def test_production_with_good_secrets():
 def test_unknown_environment_name():
     with pytest.raises(ConfigError):
         Settings.from_env({"LECTERN_ENV": "staging"})
+
+
+def test_a_test_app_reads_neither_the_shell_nor_a_dotenv(app_factory, monkeypatch, tmp_path):
+    """A developer's .env with a SendGrid key once sent the suite's mail for real."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").write_text("SENDGRID_API_KEY=SG.from-dotenv\nMAIL_FROM=dotenv@x.test\n")
+    monkeypatch.setenv("SENDGRID_API_KEY", "SG.from-the-shell")
+    app = app_factory()
+    assert app.config["SENDGRID_API_KEY"] == ""
+    assert app.config["MAIL_FROM"] == Settings().mail_from
+    assert type(app.extensions["mail"]).__name__ == "FileBackend"
+
+
+def test_every_setting_reaches_flask_under_its_own_name():
+    settings = Settings.from_env({"GUNICORN_THREADS": "3", "TRASH_RETENTION_DAYS": "9"})
+    config = settings.to_flask()
+    for name in (f.name.upper() for f in __import__("dataclasses").fields(Settings)):
+        assert name in config or name == "ENV", name
+    assert config["GUNICORN_THREADS"] == 3 and config["TRASH_RETENTION_DAYS"] == 9
+
+
+def test_gunicorn_reads_the_same_settings(monkeypatch):
+    import importlib.util
+    from pathlib import Path
+
+    monkeypatch.setenv("GUNICORN_THREADS", "3")
+    monkeypatch.setenv("PORT", "8123")
+    path = Path(__file__).resolve().parents[1] / "gunicorn.conf.py"
+    spec = importlib.util.spec_from_file_location("gunicorn_conf", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.threads == 3 and module.bind == "127.0.0.1:8123" and module.workers == 1

@@ -28,12 +28,6 @@ from tests.conftest import PASSWORD, base_config
 KNOWN = ("dev-secret-not-for-production", "dev-jwt-secret-not-for-production")
 
 
-@pytest.fixture(autouse=True)
-def no_secrets_in_environment(monkeypatch):
-    for name in ("SECRET_KEY", "JWT_SECRET_KEY", "LECTERN_ENV"):
-        monkeypatch.delenv(name, raising=False)
-
-
 def test_first_start_generates_owner_only_secrets_that_a_restart_keeps(app_factory):
     first = app_factory()
     data_dir = Path(first.config["DATA_DIR"])
@@ -144,10 +138,9 @@ def test_a_loose_secrets_file_is_made_owner_only(tmp_path):
     assert stat.S_IMODE((tmp_path / FILE_NAME).stat().st_mode) == 0o600
 
 
-def test_production_never_generates_secrets(tmp_path, monkeypatch):
+def test_production_never_generates_secrets(tmp_path):
     from app.config import ConfigError
 
-    monkeypatch.setenv("LECTERN_ENV", "production")
     with pytest.raises(ConfigError, match="SECRET_KEY"):
-        create_app(base_config(tmp_path, "sqlite://"))
+        create_app(base_config(tmp_path, "sqlite://"), environ={"LECTERN_ENV": "production"})
     assert not (tmp_path / "data" / FILE_NAME).exists()

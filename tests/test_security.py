@@ -74,11 +74,9 @@ def test_signed_in_pages_are_no_store(client, auth):
     assert client.get("/account/profile").headers["Cache-Control"] == "no-store"
 
 
-def test_production_headers_and_cookies(app_factory, users, monkeypatch):
-    monkeypatch.setenv("LECTERN_ENV", "production")
-    monkeypatch.setenv("SECRET_KEY", "s" * 48)
-    monkeypatch.setenv("JWT_SECRET_KEY", "j" * 48)
-    app = app_factory(ENV_NAME="production")
+def test_production_headers_and_cookies(app_factory, users):
+    production = {"LECTERN_ENV": "production", "SECRET_KEY": "s" * 48, "JWT_SECRET_KEY": "j" * 48}
+    app = app_factory(environ=production, ENV_NAME="production")
     client = app.test_client()
     response = client.get("/", base_url="https://localhost")
     assert "max-age" in response.headers["Strict-Transport-Security"]

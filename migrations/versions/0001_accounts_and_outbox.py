@@ -1,7 +1,7 @@
 """Accounts (users, tokens, projects), the event outbox and consumer receipts.
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-21 22:15:07.009695
 
 """
