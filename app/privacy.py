@@ -25,10 +25,11 @@ import logging
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import delete, or_
+from sqlalchemy import delete
 
 from app.events.catalogue import DEAD_LETTER_RETENTION_DAYS
 from app.events.models import DeadLetter, EventReceipt, OutboxEvent
+from app.events.outbox import outbox_named, outboxes
 from app.extensions import db
 from app.mail.models import SentEmail
 from app.timeutil import utcnow
@@ -44,21 +45,15 @@ def _mail_backend():  # type: ignore[no-untyped-def]
 
 def prune_expired(now: datetime | None = None) -> dict[str, int]:
     """Delete the delivery records whose retention has passed; the caller need not commit."""
-    from app.courses.outbox import prune_delivered
-
     now = now or utcnow()
     delivered_before = now - timedelta(days=current_app.config["DELIVERY_RETENTION_DAYS"])
     dead_before = now - timedelta(days=DEAD_LETTER_RETENTION_DAYS)
     counts = {
-        "outbox_events": _rowcount(
-            delete(OutboxEvent).where(
-                or_(
-                    (OutboxEvent.status == "dispatched")
-                    & (OutboxEvent.dispatched_at < delivered_before),
-                    (OutboxEvent.status == "dead") & (OutboxEvent.occurred_at < dead_before),
-                )
-            )
-        ),
+        f"{outbox.name}_outbox_events": outbox.prune_delivered(delivered_before)
+        + outbox.prune_dead(dead_before)
+        for outbox in outboxes()
+    }
+    counts |= {
         "event_receipts": _rowcount(
             delete(EventReceipt).where(EventReceipt.handled_at < delivered_before)
         ),
@@ -66,7 +61,6 @@ def prune_expired(now: datetime | None = None) -> dict[str, int]:
         "dead_letters": _rowcount(delete(DeadLetter).where(DeadLetter.created_at < dead_before)),
     }
     db.session.commit()
-    counts["course_outbox_events"] = prune_delivered(delivered_before)
     counts["email_copies"] = _mail_backend().prune(delivered_before)
     if any(counts.values()):
         log.info("pruned delivery records", extra=counts)
@@ -83,11 +77,9 @@ def forget_person(user_id: str, email: str, keep: OutboxEvent | None = None) -> 
     dead letters and the kept copies of emails sent to it. In the caller's transaction
     (the mail copies are files, removed at once)."""
     keys = {user_id, email, email.strip().lower()}  # events before version 2 used the address
-    events = delete(OutboxEvent).where(OutboxEvent.key.in_(keys))
-    if keep is not None:
-        db.session.flush()
-        events = events.where(OutboxEvent.seq != keep.seq)
-    db.session.execute(events)
+    # The accounts side's own outbox; the course side forgets its events when it hears
+    # user.deleted (app/courses/handlers.py).
+    outbox_named("accounts").forget_keys(keys, keep)
     db.session.execute(delete(DeadLetter).where(DeadLetter.key.in_(keys)))
     _mail_backend().forget(email)
 

@@ -114,9 +114,10 @@ def test_dead_course_events_are_shown_and_can_be_retried(client, auth, app):
     auth.login("admin")
     page = client.get("/admin/events").get_data(as_text=True)
     assert "course.enrolled" in page and "KeyError: boom" in page
-    client.submit(f"/admin/events/course-outbox/{event.event_id}/retry")
+    client.submit(f"/admin/events/outboxes/courses/{event.event_id}/retry")
     assert DocOutboxEvent.objects.get(id=event.id).status == "pending"
-    assert client.submit("/admin/events/course-outbox/nope/retry").status_code == 404
+    assert client.submit("/admin/events/outboxes/courses/nope/retry").status_code == 404
+    assert client.submit(f"/admin/events/outboxes/nope/{event.event_id}/retry").status_code == 404
 
 
 def _heartbeats(app, **last_seen_ago):

@@ -9,7 +9,8 @@ import pytest
 from confluent_kafka import KafkaError
 
 from app.events.kafka import FATAL_LIMIT, ProducerFailed, Publisher
-from app.events.relay import relay_sql_outbox
+from app.events.relay import relay_outbox
+from app.events.sql_outbox import SqlOutbox
 from app.extensions import db
 from tests.conftest import Users, events_of
 from workers.relay import run_relay
@@ -76,12 +77,12 @@ def test_a_fatal_producer_error_gets_a_new_producer_and_nothing_is_lost(app):
 
     publisher = Publisher(app, factory=factory)
     with app.app_context():
-        assert relay_sql_outbox(publisher) == (0, 2)
+        assert relay_outbox(SqlOutbox(), publisher) == (0, 2)
     assert made[0].purged and publisher.producer is None and publisher.fatal_in_a_row == 1
     assert [e.status for e in events_of(app)] == ["pending", "pending"]
     make_due(app)
     with app.app_context():
-        assert relay_sql_outbox(publisher) == (2, 0)
+        assert relay_outbox(SqlOutbox(), publisher) == (2, 0)
     assert len(made) == 2 and publisher.fatal_in_a_row == 0
     assert [key for _, key in made[1].sent] == [str(first.id), str(second.id)]  # once, in order
     assert [e.status for e in events_of(app)] == ["dispatched", "dispatched"]
@@ -89,7 +90,7 @@ def test_a_fatal_producer_error_gets_a_new_producer_and_nothing_is_lost(app):
 
 def test_the_relay_stops_when_new_producers_keep_failing_fatally(app, monkeypatch):
     Users(app).create()
-    monkeypatch.setattr("app.events.relay._backoff", lambda attempts: timedelta(0))
+    monkeypatch.setattr("app.events.relay.backoff", lambda attempt, **_: timedelta(0))
     made: list[ScriptedProducer] = []
 
     def factory():

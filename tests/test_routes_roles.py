@@ -44,7 +44,6 @@ ACCESS = {
     "admin.events": "admin",
     "admin.replay": "admin",
     "admin.retry": "admin",
-    "admin.retry_document": "admin",
     "admin.clear_workers": "admin",
     "api.openapi_document": "public",
     "api.register": "public",
@@ -124,6 +123,7 @@ ARGS = {
     "letter_id": "999999",
     "event_id": "0" * 36,
     "seq": "999999",
+    "outbox": "accounts",
     "code": "ABCDEF0123456789",
     "item_id": "0" * 32,
 }

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from app.events.catalogue import WORKERS
+from app.extensions import db
 from workers.runner import Runner
 
 
@@ -122,7 +125,7 @@ def test_poison_messages_are_dead_lettered_and_committed(app):
 
 
 def test_dispatch_lease_outlasts_the_slowest_email():
-    from app.events.bus import LEASE
+    from app.events.outbox import LEASE
     from app.mail.sendgrid import MAX_WAIT
 
     attempts, timeout = 5, 15.0
@@ -131,23 +134,48 @@ def test_dispatch_lease_outlasts_the_slowest_email():
     assert worst < 300  # inside the consumer's max.poll.interval.ms
 
 
-def test_document_outbox_keeps_order_per_key(app):
-    from app.courses.outbox import claim_due, mark_failed, record_course_event
+@pytest.mark.parametrize("outbox_name", ["accounts", "courses"])
+def test_each_outbox_keeps_order_per_key(app, outbox_name):
+    """Both stores behind one interface: a key's later event waits for its earlier one."""
+    from datetime import timedelta
+
+    from app.courses.outbox import DocOutboxEvent, record_course_event
+    from app.events import record_event
+    from app.events.models import OutboxEvent
+    from app.events.outbox import outbox_named
+    from app.timeutil import utcnow
+
+    def record(key):
+        if outbox_name == "courses":
+            data = {"user_id": "u", "course_id": "c", "slug": "s", "title": "t"}
+            return record_course_event("course.enrolled", data, key=key).event_id
+        data = {"user_id": "00000000-0000-0000-0000-000000000001", "name": "N"}
+        event = record_event("user.renamed", data, key=key, source="test")
+        db.session.commit()
+        return str(event.id)
+
+    def make_all_due():
+        past = utcnow() - timedelta(seconds=1)
+        DocOutboxEvent.objects.update(set__next_attempt_at=past)
+        db.session.query(OutboxEvent).update({"next_attempt_at": past})
+        db.session.commit()
 
     with app.app_context():
-        data = {"user_id": "u", "course_id": "c", "slug": "s", "title": "t"}
-        first = record_course_event("course.enrolled", data, key="same")
-        record_course_event("course.enrolled", data, key="same")
-        record_course_event("course.enrolled", data, key="other")
-        claimed = claim_due(10)
+        outbox = outbox_named(outbox_name)
+        first, _second, other = record("same"), record("same"), record("other")
+        claimed = outbox.claim_due(10)
         assert [c.key for c in claimed] == ["same", "same", "other"]
-        # The first fails and waits: the second of its key must wait too.
-        for doc in claimed:
-            type(doc).objects(id=doc.id).update_one(set__next_attempt_at=doc.occurred_at)
-        mark_failed(claimed[0], "broker down")
-        again = claim_due(10)
-        assert [(c.key, c.event_id) for c in again] == [("other", claimed[2].event_id)]
-        assert first.event_id not in {c.event_id for c in again}
+        assert outbox.claim_due(10) == []  # all leased
+        # The first fails and backs off; the second of its key is released, yet waits.
+        outbox.mark_failed(claimed[0], "broker down", retry_in=timedelta(hours=1), dead=False)
+        outbox.release(claimed[1])
+        outbox.release(claimed[2])
+        again = outbox.claim_due(10)
+        assert [(c.key, c.envelope["id"]) for c in again] == [("other", other)]
+        assert first not in {c.envelope["id"] for c in again}
+        outbox.mark_published(again[0])
+        make_all_due()
+        assert [c.key for c in outbox.claim_due(10)] == ["same", "same"]
 
 
 def test_an_unrecorded_dead_letter_is_not_committed(app):

@@ -29,6 +29,7 @@ from app.events.bus import check_envelope, run_handler
 from app.events.catalogue import Worker, dead_letter_topic, topics_for_consumers
 from app.events.kafka import consumer_config, producer_config
 from app.events.models import DeadLetter, WorkerHeartbeat
+from app.events.retry import backoff, budget
 from app.extensions import db
 from app.timeutil import utcnow
 
@@ -55,7 +56,6 @@ class Runner:
         self.topics = topics_for_consumers(worker.consumers)
         self.consumer = consumer or Consumer(consumer_config(app, worker.group))
         self.producer = producer or Producer(producer_config(app))
-        self.max_attempts = int(app.config["CONSUMER_MAX_ATTEMPTS"])
         self.sleep = sleep
         self.stopping = False
         self.worker_id = f"{worker.name}@{socket.gethostname()}:{os.getpid()}"
@@ -150,7 +150,8 @@ class Runner:
             self.counts["processed"] += 1
 
     def _run_with_retries(self, sub: Any, envelope: dict[str, Any], message: Any) -> None:
-        for attempt in range(1, self.max_attempts + 1):
+        attempts = budget()
+        for attempt in range(1, attempts + 1):
             try:
                 run_handler(sub, envelope)
                 return
@@ -162,10 +163,12 @@ class Runner:
                     "handler failed",
                     extra={"event_id": envelope["id"], "attempt": attempt, "error": error},
                 )
-                if attempt == self.max_attempts or isinstance(exc, PermanentFailure):
+                if attempt == attempts or isinstance(exc, PermanentFailure):
                     self.dead_letter(message, error, attempts=attempt)
                     return
-                self.sleep(min(30.0, 0.5 * 2 ** (attempt - 1)))
+                # Short waits: the partition holds still meanwhile (and a lease-free poll
+                # loop must come back within max.poll.interval).
+                self.sleep(backoff(attempt, base=0.5, cap=30.0).total_seconds())
 
     def dead_letter(self, message: Any, error: str, attempts: int) -> None:
         """Send the message to its topic's dead-letter topic, and keep a copy for the admin."""

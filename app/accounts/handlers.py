@@ -12,9 +12,15 @@ from flask import current_app
 
 from app.accounts import lookup, verification
 from app.events import subscribe
+from app.events.outbox import register_outbox
+from app.events.sql_outbox import SqlOutbox
 from app.mail import already_sent, send_mail
 
 CONSUMER = "accounts-email"
+
+# The accounts side records its events in the relational outbox; the bus and the relay
+# deliver from it through the event layer's Outbox interface.
+register_outbox(SqlOutbox())
 
 
 def _link(path: str) -> str:

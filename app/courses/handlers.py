@@ -6,7 +6,7 @@ from typing import Any
 
 from app.courses.catalog import refresh_facets
 from app.courses.documents import Certificate, Course, Enrollment, QuizAttempt, Review
-from app.courses.outbox import forget_events_of
+from app.courses.outbox import DocumentOutbox
 from app.courses.reviews import refresh_rating
 from app.events import subscribe
 
@@ -50,7 +50,7 @@ def on_user_deleted(event: dict[str, Any]) -> None:
     actually deleted it, so a redelivery changes nothing.
     """
     user_id = event["data"]["user_id"]
-    forget_events_of(user_id)
+    DocumentOutbox().forget_keys({user_id})  # the events about them it still holds
     for enrollment in Enrollment.objects(user_id=user_id).only("id", "course_id"):
         if Enrollment.objects(id=enrollment.id).delete():
             Course.objects(id=enrollment.course_id).update_one(dec__enrollment_count=1)

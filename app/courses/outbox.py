@@ -16,10 +16,11 @@ from typing import Any
 
 from mongoengine import DateTimeField, DictField, Document, IntField, StringField
 
+from app.errors import NotFound
 from app.events import current_version, validate_event
-from app.timeutil import utcnow
+from app.events.outbox import LEASE, Backlog, Claimed, DeadEvent, register_outbox
+from app.timeutil import as_utc, utcnow
 
-LEASE = timedelta(minutes=10)  # see app/events/bus.py LEASE
 SOURCE = "courses"
 
 
@@ -64,80 +65,114 @@ def record_course_event(event_type: str, data: dict[str, Any], *, key: str) -> D
     return event
 
 
-def claim_due(limit: int) -> list[DocOutboxEvent]:
-    """Due events in order, each leased to this caller (others skip them meanwhile).
+class DocumentOutbox:
+    """The course side's outbox behind the event layer's Outbox interface."""
 
-    An event whose key has an older event still pending (failed and waiting, or held
-    by another dispatcher) waits too: events of one key go out in order.
-    """
-    now = utcnow()
-    claimed: list[DocOutboxEvent] = []
-    mine: set[Any] = set()
-    blocked: set[str] = set()
-    due = (
-        DocOutboxEvent.objects(status="pending", next_attempt_at__lte=now)
-        .order_by("id")
-        .only("id", "key", "next_attempt_at")
-        .limit(limit)
-    )
-    for event in due:
-        if event.key in blocked:
-            continue
-        older = (
-            DocOutboxEvent.objects(
-                key=event.key, status="pending", id__lt=event.id, id__nin=list(mine)
+    name = "courses"
+
+    def claim_due(self, limit: int) -> list[Claimed]:
+        """Due events in order, each leased to this caller (others skip them meanwhile).
+
+        An event whose key has an older event still pending (failed and waiting, or held
+        by another dispatcher) waits too: events of one key go out in order.
+        """
+        now = utcnow()
+        claimed: list[Claimed] = []
+        mine: set[Any] = set()
+        blocked: set[str] = set()
+        due = (
+            DocOutboxEvent.objects(status="pending", next_attempt_at__lte=now)
+            .order_by("id")
+            .only("id", "key", "next_attempt_at")
+            .limit(limit)
+        )
+        for event in due:
+            if event.key in blocked:
+                continue
+            older = (
+                DocOutboxEvent.objects(
+                    key=event.key, status="pending", id__lt=event.id, id__nin=list(mine)
+                )
+                .only("id")
+                .first()
             )
-            .only("id")
+            if older is not None:
+                blocked.add(event.key)  # an earlier event of this key must go first
+                continue
+            taken = DocOutboxEvent.objects(
+                id=event.id, status="pending", next_attempt_at=event.next_attempt_at
+            ).update_one(set__next_attempt_at=now + LEASE)
+            if taken:
+                mine.add(event.id)
+                doc = DocOutboxEvent.objects.get(id=event.id)
+                claimed.append(Claimed(doc.id, doc.key, doc.envelope(), doc.attempts))
+            else:
+                blocked.add(event.key)
+        return claimed
+
+    def mark_published(self, item: Claimed) -> None:
+        DocOutboxEvent.objects(id=item.ref).update_one(
+            set__status="dispatched", set__dispatched_at=utcnow(), unset__last_error=True
+        )
+
+    def mark_failed(self, item: Claimed, error: str, *, retry_in: timedelta, dead: bool) -> None:
+        DocOutboxEvent.objects(id=item.ref).update_one(
+            set__attempts=item.attempts + 1,
+            set__last_error=error[:2000],
+            set__status="dead" if dead else "pending",
+            set__next_attempt_at=utcnow() + retry_in,
+        )
+
+    def release(self, item: Claimed) -> None:
+        DocOutboxEvent.objects(id=item.ref).update_one(set__next_attempt_at=utcnow())
+
+    def backlog(self) -> Backlog:
+        oldest = (
+            DocOutboxEvent.objects(status="pending")
+            .order_by("occurred_at")
+            .only("occurred_at")
             .first()
         )
-        if older is not None:
-            blocked.add(event.key)  # an earlier event of this key must go first
-            continue
-        taken = DocOutboxEvent.objects(
-            id=event.id, status="pending", next_attempt_at=event.next_attempt_at
-        ).update_one(set__next_attempt_at=now + LEASE)
-        if taken:
-            mine.add(event.id)
-            claimed.append(DocOutboxEvent.objects.get(id=event.id))
-        else:
-            blocked.add(event.key)
-    return claimed
+        return Backlog(
+            DocOutboxEvent.objects(status="pending").count(),
+            DocOutboxEvent.objects(status="dead").count(),
+            as_utc(oldest.occurred_at) if oldest else None,
+        )
+
+    def dead_events(self, limit: int) -> list[DeadEvent]:
+        return [
+            DeadEvent(
+                self.name,
+                doc.event_id,
+                doc.type,
+                doc.key,
+                doc.attempts,
+                doc.last_error or "",
+                as_utc(doc.occurred_at),
+            )
+            for doc in DocOutboxEvent.objects(status="dead").order_by("-id").limit(limit)
+        ]
+
+    def retry(self, event_id: str) -> None:
+        if not isinstance(event_id, str) or len(event_id) > 64:
+            raise NotFound("No dead event with that id.")
+        updated = DocOutboxEvent.objects(event_id=event_id, status="dead").update_one(
+            set__status="pending", set__attempts=0, set__next_attempt_at=utcnow()
+        )
+        if not updated:
+            raise NotFound("No dead event with that id.")
+
+    def prune_delivered(self, before: datetime) -> int:
+        return int(DocOutboxEvent.objects(status="dispatched", dispatched_at__lt=before).delete())
+
+    def prune_dead(self, before: datetime) -> int:
+        return int(DocOutboxEvent.objects(status="dead", occurred_at__lt=before).delete())
+
+    def forget_keys(self, keys: set[str], keep: Any = None) -> int:
+        found = DocOutboxEvent.objects(key__in=list(keys))
+        if keep is not None:
+            found = found.filter(id__ne=keep.id)
+        return int(found.delete())
 
 
-def mark_published(event: DocOutboxEvent) -> None:
-    DocOutboxEvent.objects(id=event.id).update_one(
-        set__status="dispatched", set__dispatched_at=utcnow(), unset__last_error=True
-    )
-
-
-def mark_failed(event: DocOutboxEvent, error: str, max_attempts: int | None = None) -> None:
-    attempts = event.attempts + 1
-    dead = max_attempts is not None and attempts >= max_attempts
-    DocOutboxEvent.objects(id=event.id).update_one(
-        set__attempts=attempts,
-        set__last_error=error[:2000],
-        set__status="dead" if dead else "pending",
-        set__next_attempt_at=utcnow() + timedelta(seconds=min(300, 2 ** (attempts - 1))),
-    )
-
-
-def backlog() -> dict[str, Any]:
-    """Pending and dead counts, and the age of the oldest pending event."""
-    oldest = (
-        DocOutboxEvent.objects(status="pending").order_by("occurred_at").only("occurred_at").first()
-    )
-    return {
-        "pending": DocOutboxEvent.objects(status="pending").count(),
-        "dead": DocOutboxEvent.objects(status="dead").count(),
-        "oldest_pending_at": oldest.occurred_at.isoformat() if oldest else None,
-    }
-
-
-def prune_delivered(before: datetime) -> int:
-    """Forget events delivered before `before` (their retention has passed)."""
-    return int(DocOutboxEvent.objects(status="dispatched", dispatched_at__lt=before).delete())
-
-
-def forget_events_of(user_id: str) -> int:
-    """Forget the delivered events about a deleted user (their key is the user's id)."""
-    return int(DocOutboxEvent.objects(key=user_id, status__ne="pending").delete())
+register_outbox(DocumentOutbox())

@@ -12,7 +12,8 @@ from flask import current_app
 from sqlalchemy import delete, func, or_, select
 
 from app.errors import Conflict, NotFound
-from app.events.models import DeadLetter, OutboxEvent, WorkerHeartbeat
+from app.events.models import DeadLetter, WorkerHeartbeat
+from app.events.outbox import Backlog, DeadEvent, outbox_named, outboxes
 from app.extensions import db
 from app.timeutil import utcnow
 
@@ -22,16 +23,26 @@ STALE_AFTER = timedelta(seconds=60)
 @dataclass
 class EventHealth:
     bus: str
-    outbox_pending: int
-    outbox_dead: int
-    oldest_pending_seconds: int | None
-    documents: dict[str, Any]
+    outboxes: dict[str, Backlog]  # each registered outbox (accounts, courses)
     dead_letters: list[DeadLetter]
     dead_letter_count: int
     workers: list[dict[str, Any]]
     # Each consumer group's backlog from Kafka (with `groups=True` and Kafka configured).
     groups: list[dict[str, Any]] = field(default_factory=list)
     groups_error: str | None = None
+
+    @property
+    def pending(self) -> int:
+        return sum(b.pending for b in self.outboxes.values())
+
+    @property
+    def dead_events(self) -> int:
+        return sum(b.dead for b in self.outboxes.values())
+
+    @property
+    def oldest_pending_seconds(self) -> int | None:
+        oldest = [b.oldest_pending_at for b in self.outboxes.values() if b.oldest_pending_at]
+        return int((utcnow() - min(oldest)).total_seconds()) if oldest else None
 
 
 def consumer_groups(admin: Any = None, timeout: float = 2.0) -> list[dict[str, Any]]:
@@ -66,16 +77,6 @@ def consumer_groups(admin: Any = None, timeout: float = 2.0) -> list[dict[str, A
 def event_health(limit: int = 50, groups: bool = False) -> EventHealth:
     """Everything the admin page and readiness show about events (with `groups`, each
     consumer group's backlog from Kafka too)."""
-    from app.courses.outbox import backlog
-
-    counts = dict(
-        db.session.execute(
-            select(OutboxEvent.status, func.count()).group_by(OutboxEvent.status)
-        ).all()
-    )
-    oldest = db.session.scalar(
-        select(func.min(OutboxEvent.occurred_at)).where(OutboxEvent.status == "pending")
-    )
     now = utcnow()
     workers = []
     for beat in db.session.scalars(select(WorkerHeartbeat).order_by(WorkerHeartbeat.name)):
@@ -117,10 +118,7 @@ def event_health(limit: int = 50, groups: bool = False) -> EventHealth:
             groups_error = f"Kafka did not answer: {type(exc).__name__}: {exc}"[:300]
     return EventHealth(
         bus=current_app.config["EVENT_BUS"],
-        outbox_pending=counts.get("pending", 0),
-        outbox_dead=counts.get("dead", 0),
-        oldest_pending_seconds=int((now - oldest).total_seconds()) if oldest else None,
-        documents=backlog(),
+        outboxes={outbox.name: outbox.backlog() for outbox in outboxes()},
         dead_letters=letters,
         dead_letter_count=total,
         workers=workers,
@@ -184,42 +182,11 @@ def replay_dead_letter(letter_id: int) -> DeadLetter:
     return letter
 
 
-def retry_dead_event(seq: int) -> OutboxEvent:
-    """Give a dead outbox event (embedded bus) another round of attempts."""
-    event = db.session.get(OutboxEvent, seq)
-    if event is None or event.status != "dead":
-        raise NotFound("No dead event with that number.")
-    event.status, event.attempts, event.next_attempt_at = "pending", 0, utcnow()
-    db.session.commit()
-    return event
+def dead_events(limit: int = 50) -> list[DeadEvent]:
+    """The dead events of every outbox (the embedded bus gave up on them)."""
+    return [event for outbox in outboxes() for event in outbox.dead_events(limit)]
 
 
-def dead_outbox_events(limit: int = 50) -> list[OutboxEvent]:
-    return list(
-        db.session.scalars(
-            select(OutboxEvent)
-            .where(OutboxEvent.status == "dead")
-            .order_by(OutboxEvent.seq.desc())
-            .limit(limit)
-        )
-    )
-
-
-def dead_document_events(limit: int = 50) -> list[Any]:
-    from app.courses.outbox import DocOutboxEvent
-
-    return list(DocOutboxEvent.objects(status="dead").order_by("-id").limit(limit))
-
-
-def retry_dead_document_event(event_id: str) -> Any:
-    """Give a dead course-side event another round of attempts."""
-    from app.courses.outbox import DocOutboxEvent
-
-    if not isinstance(event_id, str) or len(event_id) > 64:
-        raise NotFound("No dead event with that id.")
-    updated = DocOutboxEvent.objects(event_id=event_id, status="dead").update_one(
-        set__status="pending", set__attempts=0, set__next_attempt_at=utcnow()
-    )
-    if not updated:
-        raise NotFound("No dead event with that id.")
-    return event_id
+def retry_dead_event(outbox_name: Any, event_id: Any) -> None:
+    """Give a dead event another round of attempts."""
+    outbox_named(outbox_name).retry(event_id)

@@ -4,7 +4,8 @@ It reads the outbox, so an event recorded before a crash or restart is
 delivered after it. Each (consumer, event) pair gets a receipt in the same
 transaction as the handler's own changes, so a repeated delivery does
 nothing. A failing event is retried with exponential backoff and marked
-`dead`, with its error, after MAX_ATTEMPTS.
+`dead`, with its error, once the retry budget is spent (app/events/retry.py).
+It delivers from every outbox the contexts registered (app/events/outbox.py).
 """
 
 from __future__ import annotations
@@ -12,11 +13,10 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from datetime import timedelta
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from app.events import (
@@ -26,21 +26,14 @@ from app.events import (
     subscriptions_for,
     validate_event,
 )
-from app.events.models import EventReceipt, OutboxEvent
+from app.events.models import EventReceipt
+from app.events.outbox import Outbox, outboxes
+from app.events.retry import backoff, budget
 from app.extensions import db
-from app.timeutil import utcnow
 
 log = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 8
 BATCH = 50
-# Longer than the slowest delivery can take (an email: 5 tries of up to 15 s with waits
-# of at most 30 s between them), so no other dispatcher takes over a live one.
-LEASE = timedelta(minutes=10)
-
-
-def _backoff(attempts: int) -> timedelta:
-    return timedelta(seconds=min(300, 2 ** max(0, attempts - 1)))
 
 
 def _already_handled(consumer: str, event_id: uuid.UUID) -> bool:
@@ -90,92 +83,37 @@ def deliver(envelope: dict[str, Any], consumers: set[str] | None = None) -> None
             run_handler(sub, envelope)
 
 
-def _claim(seq: int) -> bool:
-    """Take a lease on a due event so that no other dispatcher delivers it meanwhile.
-
-    If this process dies mid-delivery the lease runs out and the event is retried;
-    the receipts keep handlers that had already finished from running again.
-    """
-    now = utcnow()
-    claimed = db.session.execute(
-        update(OutboxEvent)
-        .where(
-            OutboxEvent.seq == seq,
-            OutboxEvent.status == "pending",
-            OutboxEvent.next_attempt_at <= now,
-        )
-        .values(next_attempt_at=now + LEASE)
-    )
-    db.session.commit()
-    return bool(claimed.rowcount == 1)  # type: ignore[attr-defined]
-
-
 def dispatch_pending(limit: int = BATCH) -> int:
-    """Deliver due events in order; returns how many were delivered."""
-    due = db.session.scalars(
-        select(OutboxEvent.seq)
-        .where(OutboxEvent.status == "pending", OutboxEvent.next_attempt_at <= utcnow())
-        .order_by(OutboxEvent.seq)
-        .limit(limit)
-    ).all()
+    """Deliver the due events of every outbox, in order per key; returns how many."""
+    return sum(_dispatch(outbox, limit) for outbox in outboxes())
+
+
+def _dispatch(outbox: Outbox, limit: int) -> int:
     delivered = 0
-    for seq in due:
-        if not _claim(seq):
-            continue  # another dispatcher has it
-        event = db.session.get(OutboxEvent, seq)
-        if event is None:
+    broken: set[str] = set()
+    for item in outbox.claim_due(limit):
+        if item.key in broken:
+            outbox.release(item)  # its key's earlier event failed: it waits its turn
             continue
         try:
-            deliver(event.envelope())
+            deliver(item.envelope)
         except Exception as exc:
             db.session.rollback()
-            _record_failure(seq, exc)
-            continue
-        db.session.execute(
-            update(OutboxEvent)
-            .where(OutboxEvent.seq == seq)
-            .values(status="dispatched", dispatched_at=utcnow(), last_error=None)
-        )
-        db.session.commit()
-        delivered += 1
-    return delivered + dispatch_documents(limit)
-
-
-def dispatch_documents(limit: int = BATCH) -> int:
-    """The same for the course side's outbox."""
-    from app.courses.outbox import claim_due, mark_failed, mark_published
-
-    delivered = 0
-    for doc in claim_due(limit):
-        try:
-            deliver(doc.envelope())
-        except Exception as exc:
-            db.session.rollback()
-            mark_failed(
-                doc,
-                f"{type(exc).__name__}: {exc}",
-                1 if isinstance(exc, PermanentFailure) else MAX_ATTEMPTS,
+            broken.add(item.key)
+            attempt = item.attempts + 1
+            dead = isinstance(exc, PermanentFailure) or attempt >= budget()
+            outbox.mark_failed(
+                item, f"{type(exc).__name__}: {exc}", retry_in=backoff(attempt), dead=dead
             )
-            log.warning("event handler failed", extra={"event_id": doc.event_id, "type": doc.type})
+            extra = {"event_id": item.envelope["id"], "type": item.envelope["type"]}
+            if dead:
+                log.error("event dead-lettered", extra=extra)
+            else:
+                log.warning("event handler failed", extra=extra)
             continue
-        mark_published(doc)
+        outbox.mark_published(item)
         delivered += 1
     return delivered
-
-
-def _record_failure(seq: int, exc: Exception) -> None:
-    event = db.session.get(OutboxEvent, seq)
-    if event is None:
-        return
-    event.attempts += 1
-    event.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-    if event.attempts >= MAX_ATTEMPTS or isinstance(exc, PermanentFailure):
-        event.status = "dead"
-        log.error("event dead-lettered", extra={"event_id": str(event.id), "type": event.type})
-    else:
-        event.next_attempt_at = utcnow() + _backoff(event.attempts)
-        log.warning("event handler failed", extra={"event_id": str(event.id), "type": event.type})
-    db.session.commit()
 
 
 class EmbeddedBus:

@@ -14,11 +14,9 @@ from app.accounts import administration, lookup
 from app.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from app.events.admin import (
     clear_stopped_workers,
-    dead_document_events,
-    dead_outbox_events,
+    dead_events,
     event_health,
     replay_dead_letter,
-    retry_dead_document_event,
     retry_dead_event,
 )
 from app.extensions import db
@@ -75,8 +73,7 @@ def events() -> Any:
     return render(
         "admin/events.html",
         health=event_health(groups=True),
-        dead_events=dead_outbox_events(),
-        dead_documents=dead_document_events(),
+        dead_events=dead_events(),
         confirm=ConfirmForm(),
         heartbeat_retention_hours=int(
             current_app.config["WORKER_HEARTBEAT_RETENTION"].total_seconds() // 3600
@@ -109,19 +106,10 @@ def clear_workers() -> Any:
     return redirect(url_for("admin.events"), 303)
 
 
-@bp.route("/events/outbox/<int:seq>/retry", methods=["POST"])
-def retry(seq: int) -> Any:
-    """Give a dead outbox event another round of attempts."""
+@bp.route("/events/outboxes/<outbox>/<event_id>/retry", methods=["POST"])
+def retry(outbox: str, event_id: str) -> Any:
+    """Give a dead event of one outbox another round of attempts."""
     if ConfirmForm().validate_on_submit():
-        retry_dead_event(seq)
-        flash("The event will be delivered again.", "success")
-    return redirect(url_for("admin.events"), 303)
-
-
-@bp.route("/events/course-outbox/<event_id>/retry", methods=["POST"])
-def retry_document(event_id: str) -> Any:
-    """Give a dead course-side event another round of attempts."""
-    if ConfirmForm().validate_on_submit():
-        retry_dead_document_event(event_id)
+        retry_dead_event(outbox, event_id)
         flash("The event will be delivered again.", "success")
     return redirect(url_for("admin.events"), 303)

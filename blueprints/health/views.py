@@ -58,10 +58,12 @@ def _outbox() -> dict[str, Any]:
     health = event_health(limit=0)
     return {
         "bus": health.bus,
-        "pending": health.outbox_pending,
-        "dead": health.outbox_dead,
+        "pending": health.pending,
+        "dead": health.dead_events,
         "oldest_pending_seconds": health.oldest_pending_seconds,
-        "documents_pending": health.documents["pending"],
+        "outboxes": {
+            name: {"pending": b.pending, "dead": b.dead} for name, b in health.outboxes.items()
+        },
         "dead_letters": health.dead_letter_count,
         "workers": [{"id": w["id"], "alive": w["alive"], "lag": w["lag"]} for w in health.workers],
     }

@@ -10,7 +10,8 @@ import pytest
 
 from app.events.catalogue import all_topics
 from app.events.kafka import Publisher
-from app.events.relay import relay_sql_outbox
+from app.events.relay import relay_outbox
+from app.events.sql_outbox import SqlOutbox
 from app.extensions import db
 from tests.conftest import PASSWORD
 
@@ -39,7 +40,7 @@ def test_two_relays_publish_each_event_once_and_in_order(app_factory, private_ka
         try:
             with app.app_context():
                 publisher = Publisher(app)
-                while sum(relay_sql_outbox(publisher, batch=7)):
+                while sum(relay_outbox(SqlOutbox(), publisher, batch=7)):
                     pass
         except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
