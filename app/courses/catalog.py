@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -13,6 +12,7 @@ from mongoengine import DictField, Document, IntField, Q, StringField
 from app.courses.documents import Course, object_id
 from app.courses.rules import LEVELS, MAX_PAGE, MAX_PER_PAGE, PER_PAGE, SORTS, TEXT_PARAM_MAX
 from app.errors import NotFound, ValidationFailed
+from app.pagination import Page
 from app.policies import can
 from app.text import search_terms
 from app.timeutil import utcnow
@@ -159,17 +159,13 @@ def current_facets() -> CatalogFacets:
     return CatalogFacets.objects(key="catalog").first() or CatalogFacets()
 
 
-@dataclass
-class CatalogPage:
-    query: CatalogQuery
-    items: list[Course]
-    total: int
-    facets: CatalogFacets
-    generated_at: Any = field(default_factory=utcnow)
+@dataclass(frozen=True)
+class CatalogPage(Page):
+    """A page of the catalog, with the query that made it and the facet counts."""
 
-    @property
-    def pages(self) -> int:
-        return max(1, math.ceil(self.total / self.query.per_page))
+    query: CatalogQuery = field(default_factory=CatalogQuery)
+    facets: CatalogFacets | None = None
+    generated_at: Any = field(default_factory=utcnow)
 
 
 def search_catalog(query: CatalogQuery) -> CatalogPage:
@@ -195,7 +191,9 @@ def search_catalog(query: CatalogQuery) -> CatalogPage:
         .skip((query.page - 1) * query.per_page)
         .limit(query.per_page)
     )
-    return CatalogPage(query, items, total, current_facets())
+    return CatalogPage(
+        items, query.page, query.per_page, total, query=query, facets=current_facets()
+    )
 
 
 def access_course(actor: Any, slug: Any) -> Course:
