@@ -14,6 +14,12 @@ class LecternError(Exception):
         self.fields = fields or {}
 
 
+class Malformed(LecternError):
+    status = 400
+    code = "malformed"
+    message = "The request could not be understood."
+
+
 class Unauthenticated(LecternError):
     status = 401
     code = "unauthenticated"
@@ -42,6 +48,18 @@ class ValidationFailed(LecternError):
     status = 422
     code = "invalid"
     message = "Some fields are not valid."
+
+
+class TooLarge(LecternError):
+    status = 413
+    code = "too_large"
+    message = "What you sent is larger than we accept."
+
+
+class WrongMediaType(LecternError):
+    status = 415
+    code = "unsupported_media_type"
+    message = "We do not accept that kind of content here."
 
 
 class RateLimited(LecternError):

@@ -71,13 +71,19 @@ def peek_one_time_token(raw: Any, purpose: str) -> OneTimeToken | None:
     return token
 
 
-def _spend_one_time_token(raw: Any, purpose: str) -> User:
+def _live_token(raw: Any, purpose: str) -> OneTimeToken:
+    """The live token for `raw`, or the error a stale or unknown link gets."""
     token = peek_one_time_token(raw, purpose)
     if token is None:
         raise ValidationFailed(
             "This link is invalid or has expired. Ask for a new one.",
             fields={"token": "invalid or expired"},
         )
+    return token
+
+
+def _spend_one_time_token(raw: Any, purpose: str) -> User:
+    token = _live_token(raw, purpose)
     claimed = db.session.execute(
         update(OneTimeToken)
         .where(OneTimeToken.id == token.id, OneTimeToken.used_at.is_(None))
@@ -131,12 +137,7 @@ def request_password_reset(email: Any) -> None:
 
 def reset_password(raw: Any, new_password: Any) -> User:
     """Spend a reset token, set the password and end every session and token."""
-    token = peek_one_time_token(raw, RESET)
-    if token is None:
-        raise ValidationFailed(
-            "This link is invalid or has expired. Ask for a new one.",
-            fields={"token": "invalid or expired"},
-        )
+    token = _live_token(raw, RESET)
     user = db.session.get(User, token.user_id)
     if user is None:
         raise ValidationFailed("This link is invalid or has expired.", fields={"token": "invalid"})

@@ -21,7 +21,13 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from app.accounts import sessions
 from app.accounts.guessing import Client
 from app.accounts.tokens import decode_access_token
-from app.errors import LecternError, Unauthenticated, ValidationFailed
+from app.errors import (
+    Malformed,
+    TooLarge,
+    Unauthenticated,
+    ValidationFailed,
+    WrongMediaType,
+)
 from app.extensions import client_address
 from app.ratelimits import address_limit
 
@@ -31,22 +37,8 @@ MAX_JSON_BYTES = 64 * 1024
 MAX_JSON_DEPTH = 32
 
 
-class BadRequest(LecternError):
-    status = 400
-    code = "malformed"
-    message = "The request body is not valid JSON."
-
-
-class UnsupportedMediaType(LecternError):
-    status = 415
-    code = "unsupported_media_type"
-    message = "Send the body as application/json."
-
-
-class TooLarge(LecternError):
-    status = 413
-    code = "too_large"
-    message = f"The request body is larger than {MAX_JSON_BYTES // 1024} KB."
+NOT_JSON = "The request body is not valid JSON."
+TOO_LARGE = f"The request body is larger than {MAX_JSON_BYTES // 1024} KB."
 
 
 @dataclass
@@ -137,35 +129,35 @@ def parse_body(validator: Draft202012Validator) -> dict[str, Any]:
     """The request's JSON object, checked against the route's schema."""
     mimetype = request.mimetype or ""
     if mimetype != "application/json" and not mimetype.endswith("+json"):
-        raise UnsupportedMediaType()
+        raise WrongMediaType("Send the body as application/json.")
     if request.content_length is not None and request.content_length > MAX_JSON_BYTES:
-        raise TooLarge()
+        raise TooLarge(TOO_LARGE)
     # A chunked body has no Content-Length: werkzeug stops reading at the limit and hands
     # over what it read, cut short. Read one byte past the limit to tell the two apart.
     request.max_content_length = MAX_JSON_BYTES + 1
     try:
         raw = request.get_data(cache=True)
     except RequestEntityTooLarge as exc:
-        raise TooLarge() from exc
+        raise TooLarge(TOO_LARGE) from exc
     if len(raw) > MAX_JSON_BYTES:
-        raise TooLarge()
+        raise TooLarge(TOO_LARGE)
     try:
         # What json.loads does with bytes (RFC 8259 encodings), so the depth scan reads text.
         text = raw.decode(json.detect_encoding(raw), "surrogatepass") if raw else "null"
     except (UnicodeDecodeError, LookupError) as exc:
-        raise BadRequest() from exc
+        raise Malformed(NOT_JSON) from exc
     if _nested_deeper_than(text, MAX_JSON_DEPTH):
-        raise BadRequest(f"The request body nests more than {MAX_JSON_DEPTH} levels deep.")
+        raise Malformed(f"The request body nests more than {MAX_JSON_DEPTH} levels deep.")
     try:
         data = json.loads(text, parse_constant=_reject_constant)
     except ValueError as exc:
-        raise BadRequest() from exc
+        raise Malformed(NOT_JSON) from exc
     if not isinstance(data, dict):
-        raise BadRequest("The request body must be a JSON object.")
+        raise Malformed("The request body must be a JSON object.")
     try:
         json.dumps(data, ensure_ascii=False).encode("utf-8")
     except UnicodeEncodeError as exc:  # lone surrogates such as "\ud800"
-        raise BadRequest("The request body holds text that is not valid Unicode.") from exc
+        raise Malformed("The request body holds text that is not valid Unicode.") from exc
     problems: dict[str, str] = {}
     for error in sorted(validator.iter_errors(data), key=lambda e: list(e.path)):
         if error.validator == "additionalProperties":
