@@ -15,7 +15,6 @@ from app.errors import NotFound, ValidationFailed
 from app.pagination import Page
 from app.policies import can
 from app.text import search_terms
-from app.timeutil import utcnow
 
 # Everything a catalog card needs; never the sections (which can be large).
 SUMMARY_FIELDS = (
@@ -165,7 +164,6 @@ class CatalogPage(Page):
 
     query: CatalogQuery = field(default_factory=CatalogQuery)
     facets: CatalogFacets | None = None
-    generated_at: Any = field(default_factory=utcnow)
 
 
 def search_catalog(query: CatalogQuery) -> CatalogPage:

@@ -63,10 +63,6 @@ class QuizState:
             return 0
         return max(0, math.ceil((self.next_attempt_at - utcnow()).total_seconds()))
 
-    @property
-    def can_attempt(self) -> bool:
-        return self.attempts_left != 0 and self.retry_after_seconds == 0
-
 
 def _entry(enrollment: Enrollment | None, lesson: Lesson) -> LessonProgress:
     found = enrollment.progress.get(lesson.id) if enrollment else None

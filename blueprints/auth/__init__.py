@@ -1,0 +1,1 @@
+"""Sign up, sign in and out, email verification and password reset."""

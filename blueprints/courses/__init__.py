@@ -1,0 +1,1 @@
+"""The catalog, course pages, enrolment, reviews and certificates."""

@@ -1,0 +1,1 @@
+"""My learning, the lesson player, progress and quizzes."""

@@ -1,0 +1,1 @@
+"""Serving stored media with safe headers."""
