@@ -232,7 +232,8 @@ def record_progress(
     position_seconds: Any = None,
     best_score: int | None = None,
 ) -> LessonProgress:
-    """Mark a lesson complete (or not) and/or remember the video position.
+    """Mark a lesson complete (or not) and/or remember the video position, and issue the
+    course's certificate when this change completes the course.
 
     Two requests at once cannot lose each other's change: each reads the enrolment,
     computes, and writes only if it is still the version it read (else it tries again).

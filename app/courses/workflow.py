@@ -19,7 +19,8 @@ from app.validation import clean_text
 
 
 def _transition(course: Course, allowed_from: tuple[str, ...], to: str, **changes: Any) -> None:
-    """Change status only if it is still what we read (two moderators at once: one wins)."""
+    """Change status only if it is still what we read (two moderators at once: one wins),
+    then recount the catalog's facets, which count published courses only."""
     if course.status not in allowed_from:
         raise Conflict(f"A course that is {course.status.replace('_', ' ')} cannot be {to}.")
     updated = Course.objects(id=course.id, status=course.status).update_one(
