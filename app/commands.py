@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from app.accounts import administration, lookup, registration
 from app.accounts.models import User
 from app.errors import LecternError
+from app.events.catalogue import WORKERS
 from app.extensions import db
 from app.roles import Role
 from app.validation import clean_name
@@ -140,12 +141,10 @@ def purge_trash() -> None:
 
 
 @click.command("worker")
-@click.argument("name", type=click.Choice(["email", "courses", "media", "relay"]))
+@click.argument("name", type=click.Choice([*WORKERS, "relay"]))
 @with_appcontext
 def worker(name: str) -> None:
     """Run one worker process (Kafka consumer group, or the outbox relay) until SIGTERM."""
-    from app.events.catalogue import WORKERS
-
     if not current_app.config.get("KAFKA_BOOTSTRAP_SERVERS"):
         raise click.ClickException(
             "Workers need KAFKA_BOOTSTRAP_SERVERS. Without Kafka, "

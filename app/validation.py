@@ -80,12 +80,19 @@ def clean_choice(raw: Any, field: str, choices: tuple[str, ...] | frozenset[str]
 
 
 def clean_int(raw: Any, field: str, lo: int, hi: int, default: int | None = None) -> int:
+    """A whole number from `lo` to `hi`: an int, text of digits, or a float with nothing
+    after the point (4.0, as JSON may write 4); never a truncated 4.7."""
     if raw in (None, "") and default is not None:
         return default
-    try:
-        value = int(raw) if not isinstance(raw, bool) else None
-    except (TypeError, ValueError):
+    value: int | None = None
+    if isinstance(raw, bool):
         value = None
+    elif isinstance(raw, int):
+        value = raw
+    elif isinstance(raw, float) and raw.is_integer():
+        value = int(raw)
+    elif isinstance(raw, str) and raw.strip().lstrip("+-").isdigit():
+        value = int(raw.strip())
     if value is None or not lo <= value <= hi:
         raise ValidationFailed(fields={field: f"Use a whole number from {lo} to {hi}."})
     return value

@@ -16,6 +16,7 @@ from flask import (
     flash,
     jsonify,
     make_response,
+    redirect,
     render_template,
     request,
     session,
@@ -107,6 +108,19 @@ def render(
         for header in PARTIAL_REQUEST_HEADERS:
             response.vary.add(header)
     return response
+
+
+def fragment_or_redirect(
+    partial_template: str, target: str, status: int = 200, **context: Any
+) -> Response:
+    """The answer to a form post: htmx gets the changed region's fragment; a plain
+    browser is redirected (303, post/redirect/get), so a reload never posts again."""
+    if is_partial_request():
+        response = make_response(render_template(partial_template, **context), status)
+        for header in PARTIAL_REQUEST_HEADERS:
+            response.vary.add(header)
+        return response
+    return redirect(target, 303)  # type: ignore[return-value]
 
 
 def signed_in_user() -> Any:

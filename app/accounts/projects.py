@@ -55,8 +55,15 @@ def access_project(user: Any, project_id: Any) -> Project:
 
 
 def update_project(
-    project: Project, *, name: Any = None, description: Any = None, course_slug: Any = ...
+    actor: Any,
+    project_id: Any,
+    *,
+    name: Any = None,
+    description: Any = None,
+    course_slug: Any = ...,
 ) -> Project:
+    """Change the actor's own project (only the fields given)."""
+    project = access_project(actor, project_id)
     clean = _clean_project(
         project.name if name is None else name,
         project.description if description is None else description,
@@ -67,5 +74,8 @@ def update_project(
     return project
 
 
-def delete_project(project: Project) -> None:
+def delete_project(actor: Any, project_id: Any) -> Project:
+    """Delete the actor's own project; returns it (its name, for the message)."""
+    project = access_project(actor, project_id)
     db.session.delete(project)
+    return project

@@ -15,6 +15,7 @@ from app.errors import NotFound, ValidationFailed
 from app.pagination import Page
 from app.policies import can
 from app.text import search_terms
+from app.validation import SLUG_MAX
 
 # Everything a catalog card needs; never the sections (which can be large).
 SUMMARY_FIELDS = (
@@ -196,7 +197,7 @@ def search_catalog(query: CatalogQuery) -> CatalogPage:
 
 def access_course(actor: Any, slug: Any) -> Course:
     """The course with `slug` if the actor may see it; drafts of others are NotFound."""
-    if not isinstance(slug, str) or not 0 < len(slug) <= 120:
+    if not isinstance(slug, str) or not 0 < len(slug) <= SLUG_MAX:
         raise NotFound("No such course.")
     course = Course.objects(slug=slug).first()
     if course is None or not can(actor, "course.see", course):

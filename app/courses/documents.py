@@ -53,6 +53,8 @@ from app.text import keywords
 from app.timeutil import utcnow
 from app.validation import NAME_MAX, SLUG_MAX
 
+ID_PATTERN = r"^[0-9a-f]{32}$"  # what new_id() makes: sections, lessons, questions, choices
+
 
 def new_id() -> str:
     return uuid.uuid4().hex
@@ -110,6 +112,10 @@ class Lesson(EmbeddedDocument):
     max_attempts = IntField(default=0, min_value=0)  # 0: no maximum
     cooldown_minutes = IntField(default=DEFAULT_COOLDOWN_MINUTES, min_value=0)
     shuffle = BooleanField(default=False)  # choices in a new order for each attempt
+
+    def passed_with(self, best_score: int | None) -> bool:
+        """Whether a quiz score reaches this lesson's pass mark."""
+        return best_score is not None and best_score >= self.pass_mark
 
 
 def media_keys(lessons: Any) -> list[str]:

@@ -9,8 +9,13 @@ from app.courses.documents import Certificate, Course, Enrollment, QuizAttempt, 
 from app.courses.outbox import DocumentOutbox
 from app.courses.reviews import refresh_rating
 from app.events import subscribe
+from app.events.outbox import outbox_named, register_outbox
 
 CONSUMER = "courses-accounts"
+
+# The course side records its events in a document collection; the bus and the relay
+# deliver from it through the event layer's Outbox interface.
+register_outbox(DocumentOutbox())
 
 
 @subscribe("user.renamed", CONSUMER)
@@ -50,7 +55,7 @@ def on_user_deleted(event: dict[str, Any]) -> None:
     actually deleted it, so a redelivery changes nothing.
     """
     user_id = event["data"]["user_id"]
-    DocumentOutbox().forget_keys({user_id})  # the events about them it still holds
+    outbox_named("courses").forget_keys({user_id})  # the events about them it still holds
     for enrollment in Enrollment.objects(user_id=user_id).only("id", "course_id"):
         if Enrollment.objects(id=enrollment.id).delete():
             Course.objects(id=enrollment.course_id).update_one(dec__enrollment_count=1)

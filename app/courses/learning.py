@@ -219,10 +219,6 @@ def _save_versioned(enrollment: Enrollment, **extra: Any) -> bool:
     )
 
 
-def _quiz_passed(lesson: Lesson, entry: LessonProgress) -> bool:
-    return entry.best_score is not None and entry.best_score >= lesson.pass_mark
-
-
 def record_progress(
     actor: Any,
     course: Course,
@@ -259,7 +255,7 @@ def record_progress(
         entry = enrollment.progress.get(lesson.id) or LessonProgress()
         if best_score is not None:
             entry.best_score = max(entry.best_score or 0, best_score)
-        if completed is True and lesson.kind == "quiz" and not _quiz_passed(lesson, entry):
+        if completed is True and lesson.kind == "quiz" and not lesson.passed_with(entry.best_score):
             raise Conflict("Pass the quiz to complete this lesson.")
         if completed is not None and completed != entry.completed:
             entry.completed = completed

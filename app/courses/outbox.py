@@ -18,7 +18,7 @@ from mongoengine import DateTimeField, DictField, Document, IntField, StringFiel
 
 from app.errors import NotFound
 from app.events import current_version, validate_event
-from app.events.outbox import LEASE, Backlog, Claimed, DeadEvent, register_outbox
+from app.events.outbox import LEASE, Backlog, Claimed, DeadEvent
 from app.timeutil import as_utc, utcnow
 
 SOURCE = "courses"
@@ -173,6 +173,3 @@ class DocumentOutbox:
         if keep is not None:
             found = found.filter(id__ne=keep.id)
         return int(found.delete())
-
-
-register_outbox(DocumentOutbox())

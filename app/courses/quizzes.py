@@ -69,14 +69,10 @@ def _entry(enrollment: Enrollment | None, lesson: Lesson) -> LessonProgress:
     return found or LessonProgress()
 
 
-def _passed(lesson: Lesson, entry: LessonProgress) -> bool:
-    return entry.best_score is not None and entry.best_score >= lesson.pass_mark
-
-
 def quiz_state(lesson: Lesson, enrollment: Enrollment | None) -> QuizState:
     """The learner's attempts, cool-down and whether the answer key is theirs to see."""
     entry = _entry(enrollment, lesson)
-    passed = _passed(lesson, entry)
+    passed = lesson.passed_with(entry.best_score)
     next_at = None
     if entry.last_attempt_at and lesson.cooldown_minutes:
         candidate = as_utc(entry.last_attempt_at) + timedelta(minutes=lesson.cooldown_minutes)
@@ -319,7 +315,7 @@ def learners_attempts(actor: Any, course: Course, lesson_id: Any) -> list[Learne
                 enrollment.user_name or "A learner",
                 entry.attempts or 0,
                 entry.best_score,
-                _passed(lesson, entry),
+                lesson.passed_with(entry.best_score),
                 as_utc(entry.last_attempt_at) if entry.last_attempt_at else None,
             )
         )

@@ -11,6 +11,8 @@ from datetime import timedelta
 from typing import Any
 
 from app.courses.documents import Course, Enrollment
+from app.courses.policies import EDIT_ONLY
+from app.policies import require
 from app.timeutil import as_utc, utcnow
 
 
@@ -26,7 +28,9 @@ class Dashboard:
         return round(100 * self.completed / self.enrolled) if self.enrolled else 0
 
 
-def course_dashboard(course: Course, days: int = 30) -> Dashboard:
+def course_dashboard(actor: Any, course: Course, days: int = 30) -> Dashboard:
+    """The course's figures over the last `days` days, for its instructor (or an admin)."""
+    require(actor, "course.edit", course, EDIT_ONLY)
     course_id = str(course.id)
     since = utcnow() - timedelta(days=days - 1)
     start = since.replace(hour=0, minute=0, second=0, microsecond=0)

@@ -33,8 +33,9 @@ class TrashEntry:
     section_gone: bool  # a lesson whose section is no longer in the outline
 
 
-def trash_entries(course: Course) -> list[TrashEntry]:
-    """What the course's trash holds, most recently deleted first."""
+def trash_entries(actor: Any, course: Course) -> list[TrashEntry]:
+    """What the course's trash holds, most recently deleted first (its editors only)."""
+    require(actor, "course.edit", course, policies.EDIT_ONLY)
     retention = trash_retention()
     here = {s.id for s in course.sections}
     return [

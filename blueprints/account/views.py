@@ -27,7 +27,7 @@ from blueprints.account.forms import AvatarForm, ChangePasswordForm, DeleteAccou
 from blueprints.forms import ConfirmForm
 
 bp = Blueprint("account", __name__, url_prefix="/account")
-guard_blueprint(bp)  # every page here is the signed-in user's own
+guard_blueprint(bp, "account.use")  # every page here is the signed-in user's own
 
 
 def _to_profile() -> Any:

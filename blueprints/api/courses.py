@@ -7,6 +7,7 @@ from typing import Any
 from flask import g, request
 
 from app.courses import catalog, learning, quizzes, rules
+from app.courses.documents import ID_PATTERN
 from app.courses.rules import LEVELS
 from app.courses.serializers import (
     attempt_dict,
@@ -32,7 +33,7 @@ LESSON_ID = {
     "name": "lesson_id",
     "in": "path",
     "required": True,
-    "schema": {"type": "string", "pattern": "^[0-9a-f]{32}$"},
+    "schema": {"type": "string", "pattern": ID_PATTERN},
 }
 
 

@@ -79,10 +79,10 @@ def get_project(project_id: str) -> Any:
     },
 )
 def put_project(project_id: str) -> Any:
-    project = projects.access_project(g.api_user, project_id)
     b = g.body
-    projects.update_project(
-        project,
+    project = projects.update_project(
+        g.api_user,
+        project_id,
         name=b.get("name"),
         description=b.get("description"),
         course_slug=b["course_slug"] if "course_slug" in b else ...,
@@ -101,6 +101,6 @@ def put_project(project_id: str) -> Any:
     responses={204: ("Deleted", None), 404: ("Unknown or not yours", E)},
 )
 def delete_project(project_id: str) -> Any:
-    projects.delete_project(projects.access_project(g.api_user, project_id))
+    projects.delete_project(g.api_user, project_id)
     db.session.commit()
     return "", 204

@@ -8,7 +8,8 @@ from app.accounts import passwords
 from app.accounts.profiles import BIO_MAX
 from app.accounts.projects import PROJECT_DESCRIPTION_MAX, PROJECT_NAME_MAX
 from app.accounts.registration import EMAIL_MAX
-from app.courses.rules import POSITION_MAX, REVEAL_MODES
+from app.courses.rules import KINDS, LEVELS, POSITION_MAX, REVEAL_MODES, STATUSES
+from app.roles import ROLES
 from app.validation import (
     NAME_MAX,
     NAME_PATTERN,
@@ -100,7 +101,7 @@ USER = obj(
         "id": UUID,
         "email": EMAIL,
         "name": NAME,
-        "role": {"enum": ["admin", "moderator", "instructor", "learner"]},
+        "role": {"enum": list(ROLES)},
         "bio": {"type": "string"},
         "avatar_url": {"type": ["string", "null"], "format": "uri"},
         "email_verified": {"type": "boolean"},
@@ -155,7 +156,7 @@ COURSE_SUMMARY = obj(
         "subtitle": {"type": "string"},
         "category": {"type": "string"},
         "tags": {"type": "array", "items": {"type": "string"}},
-        "level": {"enum": ["beginner", "intermediate", "advanced"]},
+        "level": {"enum": list(LEVELS)},
         "language": {"type": "string"},
         "cover_url": {"type": ["string", "null"]},
         "instructor": obj({"id": {"type": "string"}, "name": {"type": "string"}}),
@@ -171,7 +172,7 @@ LESSON_OUTLINE = obj(
     {
         "id": {"type": "string"},
         "title": {"type": "string"},
-        "kind": {"enum": ["video", "reading", "file", "quiz"]},
+        "kind": {"enum": list(KINDS)},
         "preview": {"type": "boolean"},
         "duration_minutes": {"type": "integer"},
     },
@@ -180,7 +181,7 @@ LESSON_OUTLINE = obj(
 COURSE_DETAIL = obj(
     {
         **COURSE_SUMMARY["properties"],
-        "status": {"enum": ["draft", "in_review", "published", "unpublished"]},
+        "status": {"enum": list(STATUSES)},
         "description_html": {"type": "string"},
         "sections": {
             "type": "array",

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, request, url_for
 from flask_login import current_user, login_required
 
 from app.courses import catalog, learning, quizzes
 from app.errors import Conflict, RateLimited, ValidationFailed
 from app.text import render_markdown
-from app.web import is_partial_request, render
+from app.web import fragment_or_redirect, is_partial_request, render
 from blueprints.forms import ConfirmForm
 
 bp = Blueprint("learn", __name__)
@@ -60,9 +60,13 @@ def _lesson_context(view: learning.LessonView, **extra: Any) -> dict[str, Any]:
     return context
 
 
+def _lesson_url(slug: str, lesson_id: str, **args: Any) -> str:
+    return url_for("learn.lesson", slug=slug, lesson_id=lesson_id, **args)
+
+
 def _back_to_lesson(slug: str, lesson_id: str, **args: Any) -> Any:
     """Post/redirect/get: a reload after a form post shows the page, never posts again."""
-    return redirect(url_for("learn.lesson", slug=slug, lesson_id=lesson_id, **args), 303)
+    return redirect(_lesson_url(slug, lesson_id, **args), 303)
 
 
 @bp.route("/courses/<slug>/lessons/<lesson_id>")
@@ -83,11 +87,14 @@ def complete(slug: str, lesson_id: str) -> Any:
     if ConfirmForm().validate_on_submit():
         done = request.form.get("completed", "1") == "1"
         learning.record_progress(current_user, course, lesson_id, completed=done)
-        if is_partial_request():
-            # The status region says when the course is complete (no flash: an htmx answer
-            # would not show it); the outline's ticks follow out of band.
-            view = learning.access_lesson(current_user, course, lesson_id)
-            return render_template("learn/partials/status_response.html", **_lesson_context(view))
+        # The status region says when the course is complete (no flash: an htmx answer
+        # would not show it); the outline's ticks follow out of band.
+        view = learning.access_lesson(current_user, course, lesson_id)
+        return fragment_or_redirect(
+            "learn/partials/status_response.html",
+            _lesson_url(slug, lesson_id),
+            **_lesson_context(view),
+        )
     return _back_to_lesson(slug, lesson_id)
 
 
@@ -106,18 +113,20 @@ def quiz(slug: str, lesson_id: str) -> Any:
     except (ValidationFailed, Conflict, RateLimited) as exc:
         if not is_partial_request():
             flash(exc.message, "error")
-            return _back_to_lesson(slug, lesson_id, _anchor="quiz")
         view = learning.access_lesson(current_user, course, lesson_id)
         context = _lesson_context(view, answer_errors=exc.fields, picked=picked, notice=exc.message)
-        # htmx swaps 409 and 422 answers (base.html's responseHandling) but not a 429.
-        return render_template("learn/partials/quiz.html", **context), (
-            exc.status if exc.status in (409, 422) else 200
+        return fragment_or_redirect(
+            "learn/partials/quiz.html",
+            _lesson_url(slug, lesson_id, _anchor="quiz"),
+            # htmx swaps 409 and 422 answers (base.html's responseHandling) but not a 429.
+            exc.status if exc.status in (409, 422) else 200,
+            **context,
         )
-    if not is_partial_request():
-        return _back_to_lesson(slug, lesson_id, attempt=str(result.attempt.id), _anchor="quiz")
     view = learning.access_lesson(current_user, course, lesson_id)
-    return render_template(
-        "learn/partials/quiz_response.html", **_lesson_context(view, result=result)
+    return fragment_or_redirect(
+        "learn/partials/quiz_response.html",
+        _lesson_url(slug, lesson_id, attempt=str(result.attempt.id), _anchor="quiz"),
+        **_lesson_context(view, result=result),
     )
 
 

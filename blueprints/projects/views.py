@@ -13,7 +13,7 @@ from blueprints.forms import ConfirmForm
 from blueprints.projects.forms import ProjectForm
 
 bp = Blueprint("projects", __name__, url_prefix="/projects")
-guard_blueprint(bp)  # projects belong to signed-in users
+guard_blueprint(bp, "projects.use")  # projects belong to signed-in users
 
 
 @bp.route("/")
@@ -54,7 +54,8 @@ def edit(project_id: str) -> Any:
 
     def save() -> Any:
         projects.update_project(
-            project,
+            signed_in_user(),
+            project_id,
             name=form.name.data,
             description=form.description.data or "",
             course_slug=form.course_slug.data or None,
@@ -74,7 +75,7 @@ def delete(project_id: str) -> Any:
     form = ConfirmForm()
     if form.validate_on_submit():
         name = project.name  # a deleted row's attributes are gone after the commit
-        projects.delete_project(project)
+        projects.delete_project(signed_in_user(), project_id)
         db.session.commit()
         flash(f"Project “{name}” deleted.", "info")
         return redirect(url_for("projects.index"), 303)

@@ -76,7 +76,7 @@ def edit(slug: str) -> Any:
         section_form=SectionForm(prefix="section"),
         confirm=ConfirmForm(),
         media_form=MediaForm(),
-        trash=trash.trash_entries(course),
+        trash=trash.trash_entries(current_user, course),
         status=status,
     )
 
@@ -365,7 +365,7 @@ def unpublish(slug: str) -> Any:
 def dashboard(slug: str) -> Any:
     """Enrolments over time, completion rate, and where learners stop."""
     course = studio.access_editable(current_user, slug)
-    figures = stats.course_dashboard(course)
+    figures = stats.course_dashboard(current_user, course)
     per_day = column_chart([(day[5:], n) for day, n in figures.per_day])
     stops = bar_chart([(title, n) for _, title, n in figures.stops])
     return render(

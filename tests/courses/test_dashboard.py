@@ -17,7 +17,7 @@ def test_dashboard_figures(app, users, courses):
             learning.record_progress(actors[0], course, lesson.id, completed=True)
         learning.record_progress(actors[1], course, first.id, completed=True)
         learning.record_progress(actors[2], course, second.id, completed=False)
-        figures = stats.course_dashboard(course)
+        figures = stats.course_dashboard(course.owner, course)
     assert (figures.enrolled, figures.completed, figures.completion_rate) == (4, 1, 25)
     assert sum(n for _, n in figures.per_day) == 4 and len(figures.per_day) == 30
     stops = {title: n for _, title, n in figures.stops}
