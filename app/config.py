@@ -23,6 +23,17 @@ class ConfigError(RuntimeError):
     """A setting is missing or unsafe for the chosen environment."""
 
 
+def _per_second(limit: str) -> float:
+    """A rate-limit string ("20 per 15 minutes") as attempts per second."""
+    from limits import parse
+
+    try:
+        item = parse(limit)
+    except ValueError as exc:
+        raise ConfigError(f"not a rate limit: {limit!r}") from exc
+    return float(item.amount) / item.get_expiry()
+
+
 def _bool(value: str) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
@@ -140,6 +151,15 @@ class Settings:
             raise ConfigError("EVENT_BUS=kafka needs KAFKA_BOOTSTRAP_SERVERS")
         if self.document_store == "mongodb" and not self.mongodb_uri:
             raise ConfigError("DOCUMENT_STORE=mongodb needs MONGODB_URI")
+        if _per_second(self.ratelimit_account_failures_total) < 3 * _per_second(
+            self.ratelimit_account_failures
+        ):
+            # Else a stranger at one or two addresses could use up the account-wide
+            # allowance and keep the owner out everywhere but on their known devices.
+            raise ConfigError(
+                "RATELIMIT_ACCOUNT_FAILURES_TOTAL must allow at least three times "
+                "RATELIMIT_ACCOUNT_FAILURES"
+            )
         from app.events.catalogue import TOPICS
 
         longest = max(t.retention_days for t in TOPICS.values())

@@ -7,6 +7,7 @@ own packages.
 
 from __future__ import annotations
 
+import ipaddress
 import sqlite3
 from typing import Any
 
@@ -31,8 +32,19 @@ NAMING_CONVENTION = {
 
 
 def client_address() -> str:
-    """The client's address; ProxyFix has already applied the trusted proxy depth."""
-    return request.remote_addr or "unknown"
+    """Whom the rate limits count: the client's address (ProxyFix has already applied the
+    trusted proxy depth), or for IPv6 its /64 network, since one host can draw on a whole
+    /64 of addresses and a network of people shares one as they would share a NAT."""
+    address = request.remote_addr or "unknown"
+    if ":" not in address:
+        return address
+    try:
+        ip = ipaddress.IPv6Address(address.split("%")[0])
+    except ValueError:
+        return address
+    if ip.ipv4_mapped:  # ::ffff:192.0.2.1 is that IPv4 address
+        return str(ip.ipv4_mapped)
+    return str(ipaddress.IPv6Network(f"{ip}/64", strict=False))
 
 
 db = SQLAlchemy(metadata=MetaData(naming_convention=NAMING_CONVENTION))

@@ -27,6 +27,7 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy import delete
 
+from app.accounts.sessions import prune_expired_tokens
 from app.events.catalogue import DEAD_LETTER_RETENTION_DAYS
 from app.events.models import DeadLetter, EventReceipt, OutboxEvent
 from app.events.outbox import outbox_named, outboxes
@@ -59,6 +60,7 @@ def prune_expired(now: datetime | None = None) -> dict[str, int]:
         ),
         "sent_emails": _rowcount(delete(SentEmail).where(SentEmail.sent_at < delivered_before)),
         "dead_letters": _rowcount(delete(DeadLetter).where(DeadLetter.created_at < dead_before)),
+        "expired_tokens": prune_expired_tokens(delivered_before),
     }
     db.session.commit()
     counts["email_copies"] = _mail_backend().prune(delivered_before)

@@ -53,8 +53,13 @@ def init_app(app: Flask) -> None:
         # fragment; tell htmx to navigate instead.
         if response.status_code in (301, 302, 303, 307, 308):
             if hx_request.htmx:
-                location = _reloading(response.headers["Location"], hx_request.htmx.current_url)
-                response = Response(status=204, headers={"HX-Redirect": location})
+                # Changed in place, so the cookies the view set (a new session, a device
+                # cookie) still reach the browser.
+                location = _reloading(response.headers.pop("Location"), hx_request.htmx.current_url)
+                response.status_code = 204
+                response.set_data(b"")
+                response.headers.pop("Content-Type", None)
+                response.headers["HX-Redirect"] = location
             response.vary.add("HX-Request")  # 301 and 308 may be cached
         return response
 

@@ -44,7 +44,15 @@ def test_login_shape_and_user(api, users):
     user = users.create()
     body = api.login(user.email.upper())
     assert body["token_type"] == "Bearer" and body["expires_in"] == 900
-    assert set(body) == {"access_token", "refresh_token", "token_type", "expires_in", "user"}
+    # SPEC §4's pair, and the device token a phone sends back at its next sign-in.
+    assert set(body) == {
+        "access_token",
+        "refresh_token",
+        "token_type",
+        "expires_in",
+        "user",
+        "device_token",
+    }
     assert body["user"]["id"] == str(user.id)
     assert "password" not in json.dumps(body["user"]) and "hash" not in json.dumps(body["user"])
 
@@ -308,3 +316,48 @@ def test_openapi_document_matches_the_routes(client, app):
     schema = register["requestBody"]["content"]["application/json"]["schema"]
     assert schema["required"] == ["email", "password", "name"]
     assert schema["additionalProperties"] is False
+
+
+def test_a_refresh_racing_reuse_detection_cannot_revive_the_family(api, users, app, monkeypatch):
+    from app.accounts import sessions
+    from app.accounts.models import RefreshToken
+    from app.extensions import db
+
+    user = users.create()
+    pair = api.login(user.email)
+    with app.app_context():
+        stale = sessions._find_refresh(pair["refresh_token"])
+        db.session.expunge(stale)  # read by one request just before...
+        db.session.query(RefreshToken).update({"revoked_at": datetime.now(UTC)})
+        db.session.commit()  # ...another request's reuse detection revoked the family
+    monkeypatch.setattr(sessions, "_find_refresh", lambda raw: stale)
+    answer = api.call("POST", "/auth/refresh", json={"refresh_token": pair["refresh_token"]})
+    assert answer.status_code == 401
+    with app.app_context():
+        assert db.session.query(RefreshToken).filter(RefreshToken.revoked_at.is_(None)).count() == 0
+    assert api.call("GET", "/users/profile", pair["access_token"]).status_code == 401
+
+
+def test_an_old_refresh_token_cannot_sign_the_owner_out_again(api, users, app):
+    user = users.create()
+    leaked = api.login(user.email)
+    api.call("POST", "/auth/refresh", json={"refresh_token": leaked["refresh_token"]})
+    fresh = api.login(user.email)  # the owner signs in again on another device
+    browser = app.test_client()
+    browser.submit("/signin", {"email": user.email, "password": PASSWORD})
+    # Someone replays the used token at logout: its own family goes, nothing else.
+    api.call("POST", "/auth/logout", json={"refresh_token": leaked["refresh_token"]})
+    assert api.call("GET", "/users/profile", fresh["access_token"]).status_code == 200
+    assert browser.get("/account/profile").status_code == 200
+    # A live token still signs out everywhere.
+    api.call("POST", "/auth/logout", json={"refresh_token": fresh["refresh_token"]})
+    assert browser.get("/account/profile").status_code == 302
+
+
+def test_logout_is_rate_limited(app_factory):
+    app = app_factory(RATELIMIT_ENABLED=True, RATELIMIT_REFRESH="3 per hour")
+    client = app.test_client()
+    for _ in range(3):
+        client.post("/api/v1/auth/logout", json={"refresh_token": "x" * 43})
+    answer = client.post("/api/v1/auth/logout", json={"refresh_token": "x" * 43})
+    assert answer.status_code == 429 and answer.headers["Retry-After"]

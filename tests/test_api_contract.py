@@ -303,6 +303,7 @@ def _limited_request(op, n):
         "register": {"email": f"r{n}@example.com", "password": PASSWORD, "name": "R"},
         "login": {"email": f"nobody{n}@example.com", "password": PASSWORD},
         "refresh": {"refresh_token": "x" * 43},
+        "logout": {"refresh_token": "x" * 43},
     }
     return bodies[op.endpoint]
 

@@ -155,6 +155,20 @@ def test_delivery_records_are_pruned_after_their_retention(app, client, outbox, 
     kept_mail = mail_dir / "recent.eml"
     kept_mail.write_bytes(b"To: someone@example.com\n\nhello\n")
 
+    with app.app_context():  # an expired refresh token and one still valid
+        from app.accounts.models import RefreshToken, User
+
+        owner = db.session.query(User).first()
+        for days, digest in ((-40, "a" * 64), (3, "b" * 64)):
+            db.session.add(
+                RefreshToken(
+                    user_id=owner.id,
+                    family_id=__import__("uuid").uuid4(),
+                    token_hash=digest,
+                    expires_at=datetime.now(UTC) + timedelta(days=days),
+                )
+            )
+        db.session.commit()
     result = runner.invoke(args=["data", "prune"])
     assert result.exit_code == 0, result.output
     assert "outbox_events: 1 removed" in result.output
@@ -164,6 +178,8 @@ def test_delivery_records_are_pruned_after_their_retention(app, client, outbox, 
         assert db.session.query(SentEmail).count() == 0
         assert [d.offset for d in db.session.query(DeadLetter)] == [2]
     assert [d.event_id for d in DocOutboxEvent.objects] == ["new-one"]
+    with app.app_context():
+        assert [t.token_hash for t in db.session.query(RefreshToken)] == ["b" * 64]
     assert not old_mail.exists() and kept_mail.exists()
 
 

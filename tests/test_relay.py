@@ -110,3 +110,88 @@ def test_a_relay_whose_producer_cannot_be_made_exits_with_an_error(app_factory):
     assert result.exit_code == 1
     assert "relay stopped: could not create the Kafka producer" in result.output
     assert "security.protocol" in result.output
+
+
+class ListPublisher:
+    """A publisher that answers each message from a script (None: acknowledged)."""
+
+    def __init__(self, answers=None, raises=None):
+        self.answers = list(answers or [])
+        self.raises = raises
+        self.sent: list[str] = []
+
+    def publish(self, messages):
+        if self.raises:
+            raise self.raises
+        results = []
+        for message in messages:
+            error = self.answers.pop(0) if self.answers else None
+            if error is None:
+                self.sent.append(message.key)
+            results.append(error)
+        return results
+
+
+def _renamed(app, key, n):
+    from app.events import record_event
+
+    with app.app_context():
+        record_event(
+            "user.renamed",
+            {"user_id": "00000000-0000-0000-0000-000000000001", "name": f"Name {n}"},
+            key=key,
+            source="test",
+        )
+        db.session.commit()
+
+
+def test_an_acknowledged_event_is_never_published_again(app):
+    for n in range(2):
+        _renamed(app, "same", n)
+    publisher = ListPublisher(answers=["refused", None])  # the broker took the second
+    with app.app_context():
+        assert relay_outbox(SqlOutbox(), publisher) == (1, 1)
+    assert [e.status for e in events_of(app)] == ["pending", "dispatched"]
+
+
+def test_a_failed_round_leaves_nothing_leased(app):
+    from app.timeutil import utcnow
+
+    _renamed(app, "k", 0)
+    with app.app_context(), pytest.raises(ProducerFailed):
+        relay_outbox(SqlOutbox(), ListPublisher(raises=ProducerFailed("no producer")))
+    (event,) = events_of(app)
+    assert event.next_attempt_at.replace(tzinfo=None) <= utcnow().replace(tzinfo=None)
+    with app.app_context():
+        assert [c.key for c in SqlOutbox().claim_due(10)] == ["k"]  # due again at once
+
+
+@pytest.mark.parametrize("outbox_name", ["accounts", "courses"])
+def test_one_stuck_key_does_not_starve_the_others(app, outbox_name):
+    from app.courses.outbox import DocOutboxEvent, record_course_event
+    from app.events.models import OutboxEvent
+    from app.events.outbox import outbox_named
+    from app.timeutil import utcnow
+
+    def record(key, n):
+        if outbox_name == "accounts":
+            _renamed(app, key, n)
+        else:
+            data = {"user_id": "u", "course_id": "c", "slug": "s", "title": str(n)}
+            with app.app_context():
+                record_course_event("course.enrolled", data, key=key)
+
+    for n in range(60):
+        record("stuck", n)
+    record("other", 60)
+    with app.app_context():
+        later = utcnow() + timedelta(hours=1)  # the stuck key's first event backs off
+        if outbox_name == "accounts":
+            first = db.session.query(OutboxEvent).order_by(OutboxEvent.seq).first()
+            first.next_attempt_at = later
+            db.session.commit()
+        else:
+            first = DocOutboxEvent.objects.order_by("id").first()
+            DocOutboxEvent.objects(id=first.id).update_one(set__next_attempt_at=later)
+        claimed = outbox_named(outbox_name).claim_due(50)
+    assert [c.key for c in claimed] == ["other"]

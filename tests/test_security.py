@@ -528,3 +528,70 @@ def test_log_lines_carry_the_request_id(client, caplog):
     assert any('"request_id": "req-12345678"' in line for line in lines)
     odd = client.get("/", headers={"X-Request-ID": "<script>"})
     assert odd.headers["X-Request-ID"] != "<script>"
+
+
+def test_one_ipv6_host_counts_as_one_address(limited):
+    """An IPv6 host can use its whole /64: the limits count the /64, not each address."""
+    from tests.conftest import Users
+
+    victim = Users(limited).create(email="victim@example.com")
+    attacker = limited.test_client()
+    for n in range(20):
+        address = f"2001:db8:1:2::{n + 1:x}"
+        assert _api_login(attacker, victim.email, "wrong password!!", address).status_code == 401
+    assert _api_login(attacker, victim.email, PASSWORD, "2001:db8:1:2::ff").status_code == 429
+    # Another /64, and an IPv4 client, are someone else.
+    assert _api_login(attacker, victim.email, PASSWORD, "2001:db8:1:3::1").status_code == 200
+    assert _api_login(attacker, victim.email, PASSWORD, "::ffff:192.0.2.7").status_code == 200
+
+
+def test_a_phone_that_signed_in_before_gets_in_despite_a_botnet(limited):
+    from tests.conftest import Users
+
+    victim = Users(limited).create(email="victim@example.com")
+    phone = limited.test_client()
+    first = _api_login(phone, victim.email, PASSWORD, "10.1.1.1")
+    device_token = first.json["device_token"]
+    botnet = limited.test_client()
+    for n in range(100):  # five /64s, twenty guesses each: the account-wide allowance
+        address = f"2001:db8:{n // 20}::1"
+        assert _api_login(botnet, victim.email, "wrong password!!", address).status_code == 401
+    assert _api_login(limited.test_client(), victim.email, PASSWORD, "10.2.2.2").status_code == 429
+    again = phone.post(
+        "/api/v1/auth/login",
+        environ_base={"REMOTE_ADDR": "10.2.2.2"},
+        json={"email": victim.email, "password": PASSWORD, "device_token": device_token},
+    )
+    assert again.status_code == 200 and again.json["device_token"]
+    forged = phone.post(
+        "/api/v1/auth/login",
+        environ_base={"REMOTE_ADDR": "10.2.2.2"},
+        json={"email": victim.email, "password": PASSWORD, "device_token": "x" * 40},
+    )
+    assert forged.status_code == 429
+
+
+def test_the_account_wide_allowance_must_outsize_one_address():
+    from app.config import ConfigError, Settings
+
+    with pytest.raises(ConfigError, match="three times"):
+        Settings.from_env(
+            {
+                "RATELIMIT_ACCOUNT_FAILURES": "20 per 15 minutes",
+                "RATELIMIT_ACCOUNT_FAILURES_TOTAL": "40 per 15 minutes",
+            }
+        )
+    with pytest.raises(ConfigError, match="not a rate limit"):
+        Settings.from_env({"RATELIMIT_ACCOUNT_FAILURES_TOTAL": "lots"})
+
+
+def test_signing_up_with_htmx_remembers_the_device(client):
+    response = client.submit(
+        "/signup",
+        {"name": "Htmx Person", "email": "htmx@example.com", "password": PASSWORD},
+        headers={"HX-Request": "true", "HX-Current-URL": "http://localhost/signup"},
+    )
+    assert response.status_code == 204 and response.headers["HX-Redirect"] == "/"
+    cookies = response.headers.getlist("Set-Cookie")
+    assert any(c.startswith("lectern_device=") for c in cookies)
+    assert any(c.startswith("lectern_session=") for c in cookies)

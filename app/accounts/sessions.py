@@ -5,11 +5,11 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from app.accounts import guessing, passwords
 from app.accounts.guessing import Client
@@ -41,7 +41,7 @@ def authenticate(email: Any, password: Any, client: Client) -> User:
         passwords.burn_time()
         ok = False
     else:
-        ok = passwords.check_password(password[: passwords.MAX_LENGTH * 4], user.password_hash)
+        ok = passwords.check_password(password[: passwords.MAX_INPUT_LENGTH], user.password_hash)
     if not ok or user is None:
         log.warning(
             "sign-in failed", extra={"account": loggable(account), "known": user is not None}
@@ -59,7 +59,7 @@ def check_current_password(user: User, password: Any, client: Client, field: str
         return  # accounts without a password (OAuth) re-authenticate otherwise
     attempt = guessing.count_attempt(user.email_key, str(user.id), client)
     given = password if isinstance(password, str) else ""
-    if not passwords.check_password(given[: passwords.MAX_LENGTH * 4], user.password_hash):
+    if not passwords.check_password(given[: passwords.MAX_INPUT_LENGTH], user.password_hash):
         log.warning("password check failed", extra={"user_id": str(user.id), "field": field})
         raise ValidationFailed(fields={field: "The password is incorrect."})
     attempt.succeeded()
@@ -151,7 +151,11 @@ def rotate_refresh_token(raw: Any) -> TokenPair:
     # Mark used only if nobody else did in the meantime (two racing refreshes).
     claimed = db.session.execute(
         update(RefreshToken)
-        .where(RefreshToken.id == token.id, RefreshToken.used_at.is_(None))
+        .where(
+            RefreshToken.id == token.id,
+            RefreshToken.used_at.is_(None),
+            RefreshToken.revoked_at.is_(None),  # reuse elsewhere may have revoked it meanwhile
+        )
         .values(used_at=now)
     )
     if claimed.rowcount != 1:  # type: ignore[attr-defined]
@@ -165,11 +169,17 @@ def rotate_refresh_token(raw: Any) -> TokenPair:
 
 def sign_out_with_refresh_token(raw: Any) -> None:
     """API sign-out. Like the browser's (SPEC §9), it ends every session and token of
-    the user, this device's refresh family included. Unknown tokens: nothing happens."""
+    the user, this device's refresh family included. Only a live token does that: an old
+    one (used, revoked or expired, as a leaked copy would be) only revokes its own family,
+    so it cannot be used to sign the owner out again and again. Unknown tokens: nothing
+    happens."""
     token = _find_refresh(raw)
     if token is None:
         return
+    live = token.used_at is None and token.revoked_at is None and token.expires_at > utcnow()
     _revoke_family(token.family_id)
+    if not live:
+        return
     user = db.session.get(User, token.user_id)
     if user is not None:
         end_all_sessions(user)
@@ -186,3 +196,15 @@ def user_for_access_claims(claims: AccessClaims) -> User | None:
     return db.session.scalars(
         select(User).where(User.id == claims.user_id, User.auth_epoch == claims.epoch, live_family)
     ).first()
+
+
+def prune_expired_tokens(before: datetime) -> int:
+    """Forget refresh and one-time tokens that expired before `before` (hashes only, but
+    nothing can use them any more). The caller commits."""
+    from app.accounts.models import OneTimeToken
+
+    gone = 0
+    for model in (RefreshToken, OneTimeToken):
+        result = db.session.execute(delete(model).where(model.expires_at < before))
+        gone += int(getattr(result, "rowcount", 0) or 0)
+    return gone

@@ -128,23 +128,19 @@ class CatalogFacets(Document):
     meta = {"collection": "catalog_facets", "strict": False}
 
 
-FACETS = ("category", "level", "language", "tag")
+# Each facet a catalog query filters on, with the course field behind it.
+FACETS = {"category": "category", "level": "level", "language": "language", "tag": "tags"}
 
 
 def refresh_facets() -> CatalogFacets:
     """Recount the facets; call after a course enters or leaves the catalog or changes."""
     published = {"$match": {"status": "published"}}
     counts: dict[str, dict[str, int]] = {}
-    for name, path in (
-        ("category", "$category"),
-        ("level", "$level"),
-        ("language", "$language"),
-        ("tag", "$tags"),
-    ):
+    for name, field_name in FACETS.items():
         pipeline: list[dict[str, Any]] = [published]
-        if name == "tag":
+        if field_name == "tags":
             pipeline.append({"$unwind": "$tags"})
-        pipeline.append({"$group": {"_id": path, "n": {"$sum": 1}}})
+        pipeline.append({"$group": {"_id": f"${field_name}", "n": {"$sum": 1}}})
         counts[name] = {
             row["_id"]: row["n"] for row in Course.objects.aggregate(pipeline) if row["_id"]
         }
@@ -170,12 +166,7 @@ class CatalogPage(Page):
 def search_catalog(query: CatalogQuery) -> CatalogPage:
     """Published courses matching the query, one page of them, and the facet counts."""
     condition = Q(status="published")
-    for name, field_name in (
-        ("category", "category"),
-        ("level", "level"),
-        ("language", "language"),
-        ("tag", "tags"),
-    ):
+    for name, field_name in FACETS.items():
         value = getattr(query, name)
         if value:
             condition &= Q(**{field_name: value})

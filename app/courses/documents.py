@@ -117,6 +117,12 @@ class Lesson(EmbeddedDocument):
         """Whether a quiz score reaches this lesson's pass mark."""
         return best_score is not None and best_score >= self.pass_mark
 
+    def reveals_answers(self, best_score: int | None) -> bool:
+        """Whether a learner with this best score may see the quiz's answer key (and which
+        of their answers were right): once they have passed, or always if the instructor
+        chose to show it after each attempt."""
+        return self.reveal == "after_each_attempt" or self.passed_with(best_score)
+
 
 def media_keys(lessons: Any) -> list[str]:
     """The storage keys of the lessons' files."""

@@ -164,6 +164,13 @@ class CursorProxy(StoreProxy):
         target = object.__getattribute__(self, "_target")
         return _wrap(store_thread().run(lambda: target[key]))
 
+    def rewind(self) -> CursorProxy:
+        """Start again from the first document (what was fetched ahead is dropped)."""
+        object.__getattribute__(self, "_buffer").clear()
+        target = object.__getattribute__(self, "_target")
+        store_thread().run(target.rewind)
+        return self
+
 
 class EmbeddedClient(StoreProxy):
     """What mongoengine calls as its `mongo_client_class`: litemongo on a folder."""

@@ -347,7 +347,17 @@ def export_learning_data(user_id: str) -> dict[str, Any]:
         return {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in data.items()}
 
     enrollments = []
-    for enrollment in Enrollment.objects(user_id=user_id):
+    revealed: set[tuple[str, str]] = set()  # (course id, lesson id) whose key may be shown
+    mine = list(Enrollment.objects(user_id=user_id))
+    outlines = {
+        str(c.id): c for c in Course.objects(id__in=[e.course_id for e in mine]).only("sections")
+    }
+    for enrollment in mine:
+        course = outlines.get(enrollment.course_id)
+        for lesson_id, entry in enrollment.progress.items():
+            found = course.find_lesson(lesson_id) if course else None
+            if found and found[1].reveals_answers(entry.best_score):
+                revealed.add((enrollment.course_id, lesson_id))
         item = plain(enrollment)
         item["progress"] = {
             lesson_id: {
@@ -359,7 +369,16 @@ def export_learning_data(user_id: str) -> dict[str, Any]:
         enrollments.append(item)
     return {
         "enrollments": enrollments,
-        "quiz_attempts": [plain(a) for a in QuizAttempt.objects(user_id=user_id)],
+        # Which questions an attempt got right tells the answer key: only where the quiz
+        # would show it on its page.
+        "quiz_attempts": [
+            {
+                k: v
+                for k, v in plain(a).items()
+                if k != "correct" or (a.course_id, a.lesson_id) in revealed
+            }
+            for a in QuizAttempt.objects(user_id=user_id)
+        ],
         # Who reported a review is other people's data: left out.
         "reviews": [
             {k: v for k, v in plain(r).items() if k not in ("reported_by",)}

@@ -79,9 +79,15 @@ class DocumentOutbox:
         now = utcnow()
         claimed: list[Claimed] = []
         mine: set[Any] = set()
-        blocked: set[str] = set()
+        # Keys with a pending event that is not due (leased, or backing off) wait; leaving
+        # them out before the limit keeps one stuck key from filling every batch.
+        blocked: set[str] = set(
+            DocOutboxEvent.objects(status="pending", next_attempt_at__gt=now).distinct("key")
+        )
         due = (
-            DocOutboxEvent.objects(status="pending", next_attempt_at__lte=now)
+            DocOutboxEvent.objects(
+                status="pending", next_attempt_at__lte=now, key__nin=list(blocked)
+            )
             .order_by("id")
             .only("id", "key", "next_attempt_at")
             .limit(limit)

@@ -82,7 +82,7 @@ def quiz_state(lesson: Lesson, enrollment: Enrollment | None) -> QuizState:
         max_attempts=lesson.max_attempts or 0,
         passed=passed,
         next_attempt_at=next_at,
-        reveal=passed or lesson.reveal == "after_each_attempt",
+        reveal=lesson.reveals_answers(entry.best_score),
     )
 
 

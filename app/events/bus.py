@@ -27,7 +27,7 @@ from app.events import (
     validate_event,
 )
 from app.events.models import EventReceipt
-from app.events.outbox import Outbox, outboxes
+from app.events.outbox import Claimed, Outbox, outboxes
 from app.events.retry import backoff, budget
 from app.extensions import db
 
@@ -91,29 +91,43 @@ def dispatch_pending(limit: int = BATCH) -> int:
 def _dispatch(outbox: Outbox, limit: int) -> int:
     delivered = 0
     broken: set[str] = set()
-    for item in outbox.claim_due(limit):
-        if item.key in broken:
-            outbox.release(item)  # its key's earlier event failed: it waits its turn
-            continue
-        try:
-            deliver(item.envelope)
-        except Exception as exc:
-            db.session.rollback()
-            broken.add(item.key)
-            attempt = item.attempts + 1
-            dead = isinstance(exc, PermanentFailure) or attempt >= budget()
-            outbox.mark_failed(
-                item, f"{type(exc).__name__}: {exc}", retry_in=backoff(attempt), dead=dead
-            )
-            extra = {"event_id": item.envelope["id"], "type": item.envelope["type"]}
-            if dead:
-                log.error("event dead-lettered", extra=extra)
-            else:
-                log.warning("event handler failed", extra=extra)
-            continue
-        outbox.mark_published(item)
-        delivered += 1
+    claimed = outbox.claim_due(limit)
+    finished = 0
+    try:
+        for item in claimed:
+            delivered += _deliver_one(outbox, item, broken)
+            finished += 1
+    except BaseException:
+        db.session.rollback()
+        for item in claimed[finished:]:  # unfinished: due again at once, not in 10 minutes
+            outbox.release(item)
+        raise
     return delivered
+
+
+def _deliver_one(outbox: Outbox, item: Claimed, broken: set[str]) -> int:
+    """Deliver one claimed event and record the outcome; 1 if it was delivered."""
+    if item.key in broken:
+        outbox.release(item)  # its key's earlier event failed: it waits its turn
+        return 0
+    try:
+        deliver(item.envelope)
+    except Exception as exc:
+        db.session.rollback()
+        broken.add(item.key)
+        attempt = item.attempts + 1
+        dead = isinstance(exc, PermanentFailure) or attempt >= budget()
+        outbox.mark_failed(
+            item, f"{type(exc).__name__}: {exc}", retry_in=backoff(attempt), dead=dead
+        )
+        extra = {"event_id": item.envelope["id"], "type": item.envelope["type"]}
+        if dead:
+            log.error("event dead-lettered", extra=extra)
+        else:
+            log.warning("event handler failed", extra=extra)
+        return 0
+    outbox.mark_published(item)
+    return 1
 
 
 class EmbeddedBus:

@@ -26,11 +26,16 @@ def relay_outbox(outbox: Outbox, publisher: Publisher, batch: int = BATCH) -> tu
     claimed = outbox.claim_due(batch)
     if not claimed:
         return 0, 0
-    results = publisher.publish([outgoing(item.envelope, item.key) for item in claimed])
+    try:
+        results = publisher.publish([outgoing(item.envelope, item.key) for item in claimed])
+    except BaseException:
+        for item in claimed:  # due again at once, for this relay's next round or another's
+            outbox.release(item)
+        raise
     published = failed = 0
     broken: set[str] = set()
     for item, error in zip(claimed, results, strict=True):
-        if error is None and item.key not in broken:
+        if error is None:  # in Kafka: never publish it again
             outbox.mark_published(item)
             published += 1
             continue

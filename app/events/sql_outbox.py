@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import aliased
 
 from app.errors import NotFound
 from app.events.models import OutboxEvent
@@ -28,9 +29,23 @@ class SqlOutbox:
 
     def claim_due(self, limit: int) -> list[Claimed]:
         now = utcnow()
+        # A due event behind an older one of its key that is not due (leased, or backing
+        # off) cannot go yet; leaving such events out before the LIMIT keeps one stuck key
+        # from filling every batch while other keys wait.
+        older = aliased(OutboxEvent)
+        held_back = (
+            select(older.seq)
+            .where(
+                older.key == OutboxEvent.key,
+                older.status == "pending",
+                older.seq < OutboxEvent.seq,
+                older.next_attempt_at > now,
+            )
+            .exists()
+        )
         due = db.session.execute(
             select(OutboxEvent.seq, OutboxEvent.key)
-            .where(OutboxEvent.status == "pending", OutboxEvent.next_attempt_at <= now)
+            .where(OutboxEvent.status == "pending", OutboxEvent.next_attempt_at <= now, ~held_back)
             .order_by(OutboxEvent.seq)
             .limit(limit)
         ).all()

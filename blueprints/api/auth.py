@@ -7,6 +7,7 @@ from typing import Any
 from flask import g
 
 from app.accounts import registration, sessions
+from app.accounts.guessing import issue_device_token
 from app.accounts.serializers import user_dict
 from app.errors import Unauthenticated
 from app.extensions import db
@@ -58,10 +59,11 @@ def register() -> Any:
     },
 )
 def login() -> Any:
-    user = sessions.authenticate(g.body["email"], g.body["password"], api_client())
+    client = api_client(g.body.get("device_token"))
+    user = sessions.authenticate(g.body["email"], g.body["password"], client)
     pair = sessions.issue_token_pair(user)
     db.session.commit()
-    return _pair(pair)
+    return {**_pair(pair), "device_token": issue_device_token(str(user.id))}
 
 
 @route(
@@ -95,8 +97,10 @@ def refresh() -> Any:
     tag="auth",
     auth=False,
     body=s.REFRESH,
+    limit="RATELIMIT_REFRESH",
     summary="Sign out: this refresh token's family is revoked and, as for every sign-out "
-    "(SPEC §9), every other session and token of the user ends too",
+    "(SPEC §9), every other session and token of the user ends too (a token already used, "
+    "revoked or expired revokes only its own family)",
     responses={204: ("Signed out", None)},
 )
 def logout() -> Any:

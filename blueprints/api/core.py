@@ -225,10 +225,10 @@ def _friendly(error: Any) -> str:
     return "This value is not valid."
 
 
-def api_client() -> Client:
-    """Who is asking, for the password-guessing buckets. The API reads no cookies, so
-    it has no device cookie: only the address counts."""
-    return Client(client_address())
+def api_client(device_token: Any = None) -> Client:
+    """Who is asking, for the password-guessing buckets. The API reads no cookies; a
+    device that signed in before sends its device_token in the sign-in body instead."""
+    return Client(client_address(), device_token if isinstance(device_token, str) else None)
 
 
 def optional_user() -> Any:

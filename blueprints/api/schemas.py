@@ -8,7 +8,15 @@ from app.accounts import passwords
 from app.accounts.profiles import BIO_MAX
 from app.accounts.projects import PROJECT_DESCRIPTION_MAX, PROJECT_NAME_MAX
 from app.accounts.registration import EMAIL_MAX
-from app.courses.rules import KINDS, LEVELS, POSITION_MAX, REVEAL_MODES, STATUSES
+from app.courses.rules import (
+    KINDS,
+    LEVELS,
+    MAX_CHOICES,
+    MAX_QUESTIONS,
+    POSITION_MAX,
+    REVEAL_MODES,
+    STATUSES,
+)
 from app.roles import ROLES
 from app.validation import (
     NAME_MAX,
@@ -79,7 +87,16 @@ TIMESTAMP = {"type": "string", "format": "date-time"}
 REGISTER = obj(
     {"email": EMAIL, "password": NEW_PASSWORD, "name": NAME}, ["email", "password", "name"]
 )
-LOGIN = obj({"email": EMAIL, "password": PASSWORD}, ["email", "password"])
+DEVICE_TOKEN = text(
+    500,
+    1,
+    description="What an earlier sign-in on this device returned as device_token: sent back, "
+    "it lets the device sign in although strangers' guesses have used up the account's "
+    "allowance elsewhere.",
+)
+LOGIN = obj(
+    {"email": EMAIL, "password": PASSWORD, "device_token": DEVICE_TOKEN}, ["email", "password"]
+)
 REFRESH = obj({"refresh_token": text(200, 1)}, ["refresh_token"])
 PROFILE_UPDATE = obj({"name": NAME, "bio": multiline(BIO_MAX)})
 ACCOUNT_DELETE = obj({"password": text(passwords.MAX_INPUT_LENGTH)})
@@ -117,6 +134,10 @@ TOKENS = obj(
         "token_type": {"const": "Bearer"},
         "expires_in": {"type": "integer"},
         "user": USER,
+        "device_token": {
+            "type": "string",
+            "description": "Sign-in only: keep it and send it with the next sign-in.",
+        },
     },
     ["access_token", "refresh_token", "token_type", "expires_in", "user"],
 )
@@ -300,11 +321,15 @@ QUIZ_ATTEMPT_CREATE = obj(
     {
         "answers": {
             "type": "object",
-            "maxProperties": 100,
+            "maxProperties": MAX_QUESTIONS,
             "additionalProperties": {
                 "anyOf": [
                     {"type": "string", "maxLength": 64},
-                    {"type": "array", "maxItems": 10, "items": {"type": "string", "maxLength": 64}},
+                    {
+                        "type": "array",
+                        "maxItems": MAX_CHOICES,
+                        "items": {"type": "string", "maxLength": 64},
+                    },
                 ]
             },
         }

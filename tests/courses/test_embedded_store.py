@@ -96,3 +96,13 @@ def test_errors_come_back_to_the_caller(embedded):
     with pytest.raises(mongoengine.errors.NotUniqueError):
         embedded(name="only-once").save(force_insert=True)
     assert embedded.objects(name="only-once").count() == 1
+
+
+def test_a_rewound_cursor_starts_again(embedded):
+    for n in range(250):  # more than one batch
+        embedded(name=f"r{n:03d}").save()
+    cursor = embedded.objects.order_by("name").no_cache()
+    reading = iter(cursor)
+    first = [next(reading).name for _ in range(5)]
+    assert first == [f"r{n:03d}" for n in range(5)]
+    assert [c.name for c in cursor] == [f"r{n:03d}" for n in range(250)]

@@ -305,3 +305,21 @@ def test_marking_complete_redirects_and_updates_the_outline(client, auth, course
         as_text=True
     )
     assert body.count('aria-label="done"') == 1
+
+
+def test_the_data_download_keeps_the_answer_key_until_a_pass(
+    client, auth, api, users, course, quiz
+):
+    learner = auth.login()
+    client.submit(f"/courses/{course.slug}/enroll")
+    url = _page(client, course, quiz)
+    client.submit(f"{url}/quiz", _form(quiz, _wrong(quiz)))
+    export = client.get("/account/export").json["learning"]["quiz_attempts"]
+    assert [a["score"] for a in export] == [50]
+    assert "correct" not in export[0]  # which questions were right would give the key away
+    _end_cooldown(quiz)
+    client.submit(f"{url}/quiz", _form(quiz, _right(quiz)))
+    export = client.get("/account/export").json["learning"]["quiz_attempts"]
+    assert sorted(a["score"] for a in export) == [50, 100]
+    assert all("correct" in a for a in export)  # passed: the key is theirs now
+    assert learner.email
