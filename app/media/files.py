@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-import shutil
 import time
 import unicodedata
 from dataclasses import dataclass
@@ -15,7 +14,7 @@ from urllib.parse import quote, urlencode
 
 from flask import current_app
 
-from app.media.storage import storage
+from app.media.storage import TooLarge, new_key, storage
 
 
 class FileRejected(ValueError):
@@ -73,10 +72,23 @@ def _store_image(head: bytes, stream: IO[bytes]) -> tuple[str, Sniffed, int]:
     except ImageRejected as exc:
         raise FileRejected(str(exc)) from exc
     kept = JPEG if fmt == "JPEG" else PNG
-    store = storage()
-    key = store.new_key("lessons", kept.extension)
-    store.put(key, encoded)
+    key = new_key("lessons", kept.extension)
+    storage().put(key, encoded, kept.content_type)
     return key, kept, len(encoded)
+
+
+class _Prefixed:
+    """A stream whose first bytes were already read (to learn its type), put back in front."""
+
+    def __init__(self, head: bytes, rest: IO[bytes]):
+        self.head, self.rest = head, rest
+
+    def read(self, size: int = -1) -> bytes:
+        if not self.head:
+            return self.rest.read(size)
+        cut = len(self.head) if size < 0 else size
+        taken, self.head = self.head[:cut], self.head[cut:]
+        return taken
 
 
 def store_upload(stream: IO[bytes], max_bytes: int, allowed: set[str]) -> tuple[str, Sniffed, int]:
@@ -87,25 +99,13 @@ def store_upload(stream: IO[bytes], max_bytes: int, allowed: set[str]) -> tuple[
         raise FileRejected(f"This kind of file is not accepted here ({sniffed.kind}).")
     if sniffed.kind == "image":
         return _store_image(head, stream)
-    store = storage()
-    key = store.new_key("lessons", sniffed.extension)
-    path = store.path_for(key)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".part")
-    size = len(head)
+    if not head:
+        raise FileRejected("The file is empty.")
+    key = new_key("lessons", sniffed.extension)
     try:
-        with partial.open("wb") as out:
-            out.write(head)
-            while chunk := stream.read(1024 * 1024):
-                size += len(chunk)
-                if size > max_bytes:
-                    raise FileRejected(f"The file is larger than {max_bytes // (1024 * 1024)} MB.")
-                out.write(chunk)
-        if size == 0:
-            raise FileRejected("The file is empty.")
-        shutil.move(partial, path)
-    finally:
-        partial.unlink(missing_ok=True)
+        size = storage().put_stream(key, _Prefixed(head, stream), sniffed.content_type, max_bytes)
+    except TooLarge as exc:
+        raise FileRejected(f"The file is larger than {max_bytes // (1024 * 1024)} MB.") from exc
     return key, sniffed, size
 
 

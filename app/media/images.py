@@ -106,15 +106,15 @@ def replace_image(data: bytes, encode: Any, prefix: str, old_key: str | None, fi
     """Re-encode an upload with `encode`, store it under a new random key and delete the
     image it replaces; a rejected upload is a ValidationFailed on `field`."""
     from app.errors import ValidationFailed
-    from app.media.storage import storage
+    from app.media.storage import new_key, storage
 
     try:
         encoded = encode(data)
     except ImageRejected as exc:
         raise ValidationFailed(fields={field: str(exc)}) from exc
     store = storage()
-    key = store.new_key(prefix, "webp")
-    store.put(key, encoded)
+    key = new_key(prefix, "webp")
+    store.put(key, encoded, "image/webp")
     if old_key:
         store.delete(old_key)
     return key

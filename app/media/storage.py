@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Protocol
+from typing import Protocol
 
 from flask import Flask, current_app
 
@@ -28,6 +28,12 @@ CHUNK = 1024 * 1024
 # prefix/…/name.ext: lower-case names, no empty or dot-only part, nothing to climb out with.
 _KEY = re.compile(r"^[a-z0-9]+(?:/[a-z0-9][a-z0-9_-]*)*/[a-z0-9][a-z0-9_-]*(?:\.[a-z0-9]{1,8})?$")
 KEY_MAX = 300
+
+
+class Readable(Protocol):
+    """Anything with a file's read(): an upload, a socket body, a file on disk."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
 
 
 class TooLarge(ValueError):
@@ -63,7 +69,7 @@ class Storage(Protocol):
         """Store `data` under `key` (replacing what was there)."""
 
     def put_stream(
-        self, key: str, stream: IO[bytes], content_type: str, max_bytes: int | None = None
+        self, key: str, stream: Readable, content_type: str, max_bytes: int | None = None
     ) -> int:
         """Store a stream in chunks, never whole in memory; raise TooLarge (storing
         nothing) past `max_bytes`. Returns the size."""
@@ -99,7 +105,6 @@ class LocalStorage:
     """A folder under DATA_DIR. Delivery URLs are the app's own, signed with SECRET_KEY."""
 
     engine = "local"
-    new_key = staticmethod(new_key)
 
     def __init__(self, root: Path):
         self.root = root
@@ -118,7 +123,7 @@ class LocalStorage:
             tmp.unlink(missing_ok=True)
 
     def put_stream(
-        self, key: str, stream: IO[bytes], content_type: str = "", max_bytes: int | None = None
+        self, key: str, stream: Readable, content_type: str = "", max_bytes: int | None = None
     ) -> int:
         path = self.path_for(key)
         path.parent.mkdir(parents=True, exist_ok=True)
