@@ -42,6 +42,7 @@ def register_extensions(app: Flask) -> None:
     from app.courses.store import init_app as init_documents
     from app.extensions import csrf, db, htmx, limiter, login_manager, migrate
     from app.mail import init_app as init_mail
+    from app.media import handlers as media_handlers  # noqa: F401 - same
     from app.media.storage import init_app as init_storage
     from app.web import init_app as init_web
 
@@ -51,6 +52,7 @@ def register_extensions(app: Flask) -> None:
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
     csrf.init_app(app)
     htmx.init_app(app)
+    app.request_class = security.Request  # htmx-flask's, plus streaming uploads to staging
     limiter.init_app(app)
     login_manager.init_app(app)
     init_mail(app)

@@ -99,7 +99,7 @@ def seed_demo(if_empty: bool) -> None:
         click.echo("Accounts exist; demo seed skipped.")
         return
     users = seed_accounts()
-    courses = seed_courses(users, current_app.config["LESSON_MEDIA_MAX_BYTES"])
+    courses = seed_courses(users)
     click.echo(f"Demo accounts (password: {DEMO_PASSWORD}):")
     for email, _, role in DEMO_USERS:
         click.echo(f"  {role.value:<11} {email}")

@@ -59,7 +59,13 @@ class Settings:
     bcrypt_rounds: int = 12
     max_content_length: int = 10 * 1024 * 1024
     avatar_max_bytes: int = 2 * 1024 * 1024
-    lesson_media_max_bytes: int = 500 * 1024 * 1024
+    # Uploads of lesson media (app/media/rules.py has the limits protocols fix)
+    upload_max_bytes_video: int = 20 * 1024**3
+    upload_max_bytes_file: int = 2 * 1024**3
+    upload_chunk_bytes: int = 32 * 1024**2  # one tus PATCH or S3 part
+    upload_abandon_hours: int = 24  # an upload idle this long is cleaned up
+    storage_quota_bytes: int = 50 * 1024**3  # per instructor; admins change it per user
+    media_url_hours: int = 6  # a delivery URL outlives a long lesson and its pauses
     session_idle_minutes: int = 120
     session_absolute_hours: int = 12
     jwt_issuer: str = "lectern"
@@ -168,6 +174,7 @@ class Settings:
             raise ConfigError(
                 f"DELIVERY_RETENTION_DAYS must be at least {longest} (the longest topic retention)"
             )
+        self._check_uploads()
         if self.trash_retention_days < 1:
             raise ConfigError("TRASH_RETENTION_DAYS must be at least 1")
         if not self.production:
@@ -186,6 +193,23 @@ class Settings:
             raise ConfigError("SECRET_KEY and JWT_SECRET_KEY must differ")
         if self.bcrypt_rounds < 12:
             raise ConfigError("BCRYPT_ROUNDS must be at least 12 in production")
+
+    def _check_uploads(self) -> None:
+        from app.media.rules import CHUNK_MAX, S3_PART_MIN, S3_PARTS_MAX
+
+        if not S3_PART_MIN <= self.upload_chunk_bytes <= CHUNK_MAX:
+            raise ConfigError(
+                f"UPLOAD_CHUNK_BYTES must be between {S3_PART_MIN} and {CHUNK_MAX} "
+                "(S3's smallest part, and under common proxies' 100 MB limit)"
+            )
+        for name, value in (
+            ("UPLOAD_MAX_BYTES_VIDEO", self.upload_max_bytes_video),
+            ("UPLOAD_MAX_BYTES_FILE", self.upload_max_bytes_file),
+        ):
+            if not 0 < value <= S3_PARTS_MAX * CHUNK_MAX:
+                raise ConfigError(f"{name} must be between 1 and {S3_PARTS_MAX * CHUNK_MAX}")
+        if self.upload_abandon_hours < 1 or self.media_url_hours < 1:
+            raise ConfigError("UPLOAD_ABANDON_HOURS and MEDIA_URL_HOURS must be at least 1")
 
     def to_flask(self) -> dict[str, Any]:
         """Flask config for these settings: every setting under its own name upper-cased

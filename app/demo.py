@@ -13,6 +13,7 @@ from app.courses import learning, quizzes, reviews, studio, workflow
 from app.courses.documents import Course
 from app.demo_media import demo_pdf, demo_video
 from app.extensions import db
+from app.media import uploads
 from app.roles import Role
 
 DEMO_PASSWORD = "lectern-demo-2026"  # noqa: S105 - documented demo credential, never in production
@@ -291,7 +292,7 @@ def seed_accounts() -> dict[str, User]:
     return users
 
 
-def seed_courses(users: dict[str, User], max_bytes: int) -> int:
+def seed_courses(users: dict[str, User]) -> int:
     """Create the demo courses once (skipped if any course exists); returns how many."""
     if Course.objects.count():
         return 0
@@ -307,18 +308,14 @@ def seed_courses(users: dict[str, User], max_bytes: int) -> int:
                 data = {k: v for k, v in lesson_spec.items() if k != "pdf"}
                 lesson = studio.add_lesson(author, course, section.id, data)
                 if lesson.kind == "video":
-                    studio.attach_media(
-                        author, course, lesson.id, io.BytesIO(video), "welcome.mp4", max_bytes
+                    uploads.receive_stream(
+                        author, course, lesson.id, io.BytesIO(video), "welcome.mp4", len(video)
                     )
                 elif "pdf" in lesson_spec:
                     title_text, lines = lesson_spec["pdf"]
-                    studio.attach_media(
-                        author,
-                        course,
-                        lesson.id,
-                        io.BytesIO(demo_pdf(title_text, lines)),
-                        "cheat-sheet.pdf",
-                        max_bytes,
+                    pdf = demo_pdf(title_text, lines)
+                    uploads.receive_stream(
+                        author, course, lesson.id, io.BytesIO(pdf), "cheat-sheet.pdf", len(pdf)
                     )
         workflow.submit_for_review(author, course)
         workflow.approve(moderator, course)

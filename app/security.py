@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+from typing import IO
 from urllib.parse import urlsplit
 
 from flask import Flask, Response, current_app, request, session
 from flask_login import current_user, logout_user
+from htmx_flask.requests import HtmxAwareRequest
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.errors import Forbidden
@@ -31,9 +33,48 @@ CSP = "; ".join(
 )
 
 
-# Endpoints that take big uploads, and the setting with their limit. Applied before
-# CSRFProtect parses the form, which would otherwise stop at MAX_CONTENT_LENGTH.
-LARGE_UPLOADS = {"studio.lesson_media": "LESSON_MEDIA_MAX_BYTES"}
+class Request(HtmxAwareRequest):
+    """htmx-flask's request (app/__init__.py installs it after htmx-flask's), except that
+    a view which sets `staging` has the files of its form
+    streamed into staging files under DATA_DIR/uploads (app/media/uploads.py), where
+    they are moved into storage, instead of into /tmp and then copied: a form's
+    upload of gigabytes is written once, never held in memory."""
+
+    staging = False
+    staged: list[str]
+
+    def _get_file_stream(
+        self,
+        total_content_length: int | None,
+        content_type: str | None,
+        filename: str | None = None,
+        content_length: int | None = None,
+    ) -> IO[bytes]:
+        if not self.staging:
+            return super()._get_file_stream(
+                total_content_length, content_type, filename, content_length
+            )
+        from app.media.uploads import new_staging_file
+
+        path = new_staging_file()
+        if not hasattr(self, "staged"):
+            self.staged = []
+        self.staged.append(str(path))  # removed at teardown unless moved into storage
+        return path.open("w+b")
+
+
+def stage_uploads() -> None:
+    """Have this request's form files streamed to staging files (see Request)."""
+    request.staging = True  # type: ignore[attr-defined]
+
+
+def remove_staged_files(_exc: BaseException | None = None) -> None:
+    """What a form streamed to staging and the view did not take (a refused or cut-off
+    upload) goes at the end of the request."""
+    from pathlib import Path
+
+    for name in getattr(request, "staged", ()):
+        Path(name).unlink(missing_ok=True)
 
 
 _UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -84,12 +125,7 @@ def check_request_origin() -> None:
 def init_app(app: Flask) -> None:
     app.before_request(check_request_origin)
 
-    @app.before_request
-    def upload_limits() -> None:
-        setting = LARGE_UPLOADS.get(request.endpoint or "")
-        if setting:
-            request.max_content_length = app.config[setting]
-
+    app.teardown_request(remove_staged_files)
     depth = int(app.config.get("TRUSTED_PROXY_COUNT", 0))
     if depth > 0:
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]

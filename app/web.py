@@ -311,8 +311,10 @@ def register_error_pages(app: Flask) -> None:
             retry = _retry_after_from(exc)
         message = None
         if status == 413:
-            limit = app.config.get("MAX_CONTENT_LENGTH") or 0
-            message = f"What you sent is larger than the {limit // (1024 * 1024)} MB we accept."
+            from app.media.uploads import format_bytes
+
+            limit = request.max_content_length or 0  # this route's limit, if it has its own
+            message = f"What you sent is larger than the {format_bytes(limit)} we accept here."
         response = error_response(status, message, retry_after=retry)
         if status == 405 and getattr(exc, "valid_methods", None):
             response.headers["Allow"] = ", ".join(exc.valid_methods)  # type: ignore[attr-defined]

@@ -85,14 +85,24 @@ class Question(EmbeddedDocument):
 
 
 class Media(EmbeddedDocument):
+    """A lesson's file: the original as uploaded (`key`), and what is made from it."""
+
     key = StringField()
     filename = StringField(max_length=200)
     content_type = StringField(max_length=100)
     size = IntField(default=0)
     status = StringField(choices=MEDIA_STATES, default="none")
     error = StringField(default="")
+    upload_id = StringField()  # the MediaUpload that brought it (app/media/documents.py)
+    uploaded_at = DateTimeField()
+    renditions_bytes = IntField(default=0)  # what processing stored besides the original
     page_count = IntField()
     duration_seconds = IntField()
+
+    @property
+    def stored_bytes(self) -> int:
+        """Every byte this file takes in storage, as the instructor's quota counts it."""
+        return (self.size or 0) + (self.renditions_bytes or 0) if self.key else 0
 
 
 class Lesson(EmbeddedDocument):
@@ -103,7 +113,10 @@ class Lesson(EmbeddedDocument):
     required = BooleanField(default=True)  # counts towards completion
     duration_minutes = IntField(default=0, min_value=0)
     body = StringField(default="")  # Markdown for reading lessons, notes for the others
-    media = EmbeddedDocumentField(Media, default=Media)
+    media = EmbeddedDocumentField(Media, default=Media)  # what learners get once ready
+    # A new file on its way (uploading, being checked or prepared): it replaces `media`
+    # only once ready, so learners keep the old one meanwhile.
+    pending = EmbeddedDocumentField(Media)
     pass_mark = IntField(default=PASS_MARK_DEFAULT, min_value=0, max_value=100)
     questions = EmbeddedDocumentListField(Question)
     # Quiz rules (app/courses/quizzes.py): the answer key stays hidden until a pass, and
@@ -124,9 +137,14 @@ class Lesson(EmbeddedDocument):
         return self.reveal == "after_each_attempt" or self.passed_with(best_score)
 
 
+def media_of(lessons: Any) -> list[Media]:
+    """The lessons' stored files: the current ones and those on their way."""
+    return [m for lesson in lessons for m in (lesson.media, lesson.pending) if m and m.key]
+
+
 def media_keys(lessons: Any) -> list[str]:
     """The storage keys of the lessons' files."""
-    return [lesson.media.key for lesson in lessons if lesson.media and lesson.media.key]
+    return [m.key for m in media_of(lessons)]
 
 
 class Section(EmbeddedDocument):

@@ -39,3 +39,40 @@ def find_lesson(course: Course, lesson_id: Any) -> tuple[Section, Lesson]:
     if found is None:
         raise NotFound("No such lesson.")
     return found
+
+
+def set_lesson_fields(
+    course_id: Any, lesson_id: str, values: dict[str, Any], *, where: dict[str, Any] | None = None
+) -> bool:
+    """Set fields of one lesson with one atomic update of just those fields, so a studio
+    edit saved meanwhile is neither overwritten nor overwrites them; for changes made
+    outside the studio's request (an upload completing, a worker's result).
+
+    `where` holds conditions on the lesson's `pending` media (its upload id, say): no
+    change unless they hold. False if the lesson is not in the outline any more (or
+    the conditions failed)."""
+    for _ in range(3):  # the outline may be reordered between the read and the write
+        course = Course.objects(id=course_id).only("sections").first()
+        position = _locate(course, lesson_id) if course is not None else None
+        if position is None:
+            return False
+        path = f"sections__{position[0]}__lessons__{position[1]}"
+        query = {"id": course_id, f"{path}__id": lesson_id}
+        query.update({f"{path}__pending__{k}": v for k, v in (where or {}).items()})
+        if Course.objects(**query).update_one(
+            **{f"set__{path}__{k}": v for k, v in values.items()}
+        ):
+            return True
+        if where:
+            unchanged = Course.objects(id=course_id, **{f"{path}__id": lesson_id}).count()
+            if unchanged:
+                return False  # the lesson is there; the condition is what failed
+    return False
+
+
+def _locate(course: Course, lesson_id: str) -> tuple[int, int] | None:
+    for i, section in enumerate(course.sections):
+        for j, lesson in enumerate(section.lessons):
+            if lesson.id == lesson_id:
+                return i, j
+    return None

@@ -11,7 +11,9 @@ from __future__ import annotations
 STATUSES = ("draft", "in_review", "published", "unpublished")
 LEVELS = ("beginner", "intermediate", "advanced")
 KINDS = ("video", "reading", "file", "quiz")
-MEDIA_STATES = ("none", "uploading", "processing", "ready", "failed")
+# A lesson's file: its bytes arriving, complete and checked, being prepared, then
+# ready for learners (or failed, with the reason).
+MEDIA_STATES = ("none", "uploading", "uploaded", "processing", "ready", "failed")
 TRASH_KINDS = ("section", "lesson")
 # When a learner sees a quiz's correct choices and explanations.
 REVEAL_LABELS = {

@@ -6,13 +6,12 @@ whoever calls it. Publishing is in workflow.py, the trash in trash.py.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from mongoengine.errors import NotUniqueError
 
 from app.courses import policies
-from app.courses.documents import Course, Instructor, Lesson, Media, Section, TrashItem
+from app.courses.documents import Course, Instructor, Lesson, Section, TrashItem
 from app.courses.fields import clean_course_fields, clean_lesson_fields, slugify
 from app.courses.outline import find_lesson, find_section, save_outline
 from app.courses.rules import MAX_LESSONS, MAX_SECTIONS, TITLE_MAX
@@ -185,43 +184,6 @@ def move_lesson(actor: Any, course: Course, lesson_id: Any, direction: Any) -> N
         _move(lessons, index, direction)
         section.lessons = lessons
     save_outline(course)
-
-
-LESSON_FILE_KINDS = {
-    "video": {"video"},
-    "file": {"pdf", "archive", "text", "image", "audio", "binary"},
-}
-
-
-def attach_media(
-    actor: Any, course: Course, lesson_id: Any, stream: Any, filename: str, max_bytes: int
-) -> Lesson:
-    """Store a lesson's video or file from an upload stream and make it ready.
-
-    The type is decided by content. Transcoding and previews come with the media
-    pipeline; until then a stored file is served as it is.
-    """
-    require(actor, "course.edit", course, policies.EDIT_ONLY)
-    from app.media.files import FileRejected, store_upload
-    from app.media.storage import storage
-
-    _, lesson = find_lesson(course, lesson_id)
-    allowed = LESSON_FILE_KINDS.get(lesson.kind)
-    if not allowed:
-        raise ValidationFailed(fields={"file": "Only video and file lessons take a file."})
-    try:
-        key, sniffed, size = store_upload(stream, max_bytes, allowed)
-    except FileRejected as exc:
-        raise ValidationFailed(fields={"file": str(exc)}) from exc
-    old = lesson.media.key if lesson.media else None
-    safe_name = re.sub(r"[^\w.() -]", "_", filename or "")[:120] or f"lesson.{sniffed.extension}"
-    lesson.media = Media(
-        key=key, filename=safe_name, content_type=sniffed.content_type, size=size, status="ready"
-    )
-    save_outline(course)
-    if old and old != key:
-        storage().delete(old)
-    return lesson
 
 
 def set_cover(actor: Any, course: Course, data: bytes) -> None:

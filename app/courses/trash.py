@@ -58,7 +58,7 @@ def move_to_trash(course: Course, item: TrashItem, actor: Any) -> None:
     expired = take_expired(course)
     course.trash.append(item)
     save_outline(course)  # the outline and the trash change in one document write
-    delete_files(expired)
+    discard_files(course.id, expired)
 
 
 def take_expired(course: Course) -> list[TrashItem]:
@@ -71,21 +71,14 @@ def take_expired(course: Course) -> list[TrashItem]:
     return expired
 
 
-def delete_files(items: list[TrashItem]) -> int:
-    """Delete the stored files of purged trash items that no lesson uses any more."""
-    from app.media.storage import storage
+def discard_files(course_id: Any, items: list[TrashItem]) -> int:
+    """Have the media side delete the stored files of purged trash items (by event; it
+    keeps any that a lesson still uses). Returns how many files were named."""
+    from app.media.uploads import discard_keys
 
-    deleted = 0
-    for key in {key for item in items for key in item.media_keys()}:
-        if Course.objects(sections__lessons__media__key=key).count():
-            continue  # still in an outline (a restored copy): keep it
-        if Course.objects(trash__lesson__media__key=key).count():
-            continue
-        if Course.objects(trash__section__lessons__media__key=key).count():
-            continue
-        storage().delete(key)
-        deleted += 1
-    return deleted
+    keys = {key for item in items for key in item.media_keys()}
+    discard_keys(str(course_id), keys, "purged")
+    return len(keys)
 
 
 def restore_from_trash(
@@ -104,7 +97,7 @@ def restore_from_trash(
     course.trash = [t for t in course.trash if t.id != item.id]
     expired = take_expired(course)
     save_outline(course)
-    delete_files(expired)
+    discard_files(course.id, expired)
     return item
 
 
@@ -154,12 +147,13 @@ class Purged:
 def purge_trash() -> Purged:
     """Delete every trash item past the retention, from every course, and then its files.
 
-    Each item leaves its course by one atomic update, and its files are deleted only if
-    that update removed it, so a restore at the same moment wins and keeps its files.
+    Each item leaves its course by one atomic update, and its files are discarded only
+    if that update removed it, so a restore at the same moment wins and keeps its files.
     """
     cutoff = utcnow() - trash_retention()
-    removed: list[TrashItem] = []
+    items = files = 0
     for course in Course.objects(trash__deleted_at__lt=cutoff).only("id", "trash"):
+        removed: list[TrashItem] = []
         for item in course.trash:
             if as_utc(item.deleted_at) >= cutoff:
                 continue
@@ -168,4 +162,6 @@ def purge_trash() -> Purged:
             )
             if pulled:
                 removed.append(item)
-    return Purged(len(removed), delete_files(removed))
+        items += len(removed)
+        files += discard_files(course.id, removed)
+    return Purged(items, files)

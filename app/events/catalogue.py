@@ -48,7 +48,7 @@ TOPICS = {
         Topic("lectern.accounts.users", 6, 7, "user id"),
         Topic("lectern.courses.courses", 3, 7, "course id"),
         Topic("lectern.courses.enrollments", 6, 7, "user id"),
-        Topic("lectern.media.uploads", 3, 7, "media key"),
+        Topic("lectern.media.files", 3, 7, "course id (user id for an account's files)"),
     )
 }
 DEAD_LETTER_SUFFIX = ".dlq"
@@ -125,6 +125,22 @@ EVENTS = {
             "courses",
             ("accounts-email",),
             "A learner enrolled; they get a confirmation email.",
+        ),
+        EventType(
+            "media.uploaded",
+            1,
+            "lectern.media.files",
+            "courses",
+            ("media-pipeline",),
+            "A lesson's new file is stored and its type checked; the media worker prepares it.",
+        ),
+        EventType(
+            "media.discarded",
+            1,
+            "lectern.media.files",
+            "courses, accounts",
+            ("media-pipeline",),
+            "Stored files nothing uses any more; the media worker deletes them.",
         ),
     )
 }

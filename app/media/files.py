@@ -3,6 +3,7 @@ app-signed URLs that expire (the embedded stand-in for CloudFront signed URLs)."
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import hmac
 import re
@@ -36,6 +37,9 @@ _SIGNATURES: list[tuple[int, bytes, Sniffed]] = [
     (0, b"\x1a\x45\xdf\xa3", Sniffed("video", "video/webm", "webm")),
     (0, b"OggS", Sniffed("audio", "audio/ogg", "ogg")),
     (0, b"ID3", Sniffed("audio", "audio/mpeg", "mp3")),
+    (0, b"\xff\xfb", Sniffed("audio", "audio/mpeg", "mp3")),  # an MPEG frame, no ID3 tag
+    (0, b"\xff\xf3", Sniffed("audio", "audio/mpeg", "mp3")),
+    (0, b"\xff\xf2", Sniffed("audio", "audio/mpeg", "mp3")),
     (0, b"\x89PNG\r\n\x1a\n", PNG),
     (0, b"\xff\xd8\xff", JPEG),
     (0, b"PK\x03\x04", Sniffed("archive", "application/zip", "zip")),
@@ -48,12 +52,22 @@ def sniff(head: bytes) -> Sniffed:
         if head[offset : offset + len(magic)] == magic:
             return result
     try:
-        head.decode("utf-8")
+        # not final: the head may end in the middle of a character
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
         if b"\x00" not in head:
-            return Sniffed("text", "text/plain", "txt")
+            return TEXT
     except UnicodeDecodeError:
         pass
-    return Sniffed("binary", "application/octet-stream", "bin")
+    return BINARY
+
+
+TEXT = Sniffed("text", "text/plain", "txt")
+BINARY = Sniffed("binary", "application/octet-stream", "bin")
+# The Content-Type each stored type is served with.
+CONTENT_TYPES = {s.extension: s.content_type for _, _, s in _SIGNATURES} | {
+    TEXT.extension: "text/plain; charset=utf-8",
+    BINARY.extension: BINARY.content_type,
+}
 
 
 IMAGE_MAX_BYTES = 20 * 1024 * 1024  # a lesson image is decoded and re-encoded in memory

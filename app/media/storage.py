@@ -30,6 +30,15 @@ _KEY = re.compile(r"^[a-z0-9]+(?:/[a-z0-9][a-z0-9_-]*)*/[a-z0-9][a-z0-9_-]*(?:\.
 KEY_MAX = 300
 
 
+def derived_prefix(key: str) -> str | None:
+    """Where the files made from a lesson file live (renditions, posters, captions:
+    renditions/<its name>/), so they go when it goes."""
+    prefix, _, name = key.partition("/")
+    if prefix != "lessons" or not name:
+        return None
+    return f"renditions/{name.split('.')[0]}/"
+
+
 class Readable(Protocol):
     """Anything with a file's read(): an upload, a socket body, a file on disk."""
 
@@ -92,6 +101,9 @@ class Storage(Protocol):
     def list(self, prefix: str) -> Iterator[StoredObject]:
         """Every object whose key starts with `prefix`."""
         ...
+
+    def copy(self, source: str, target: str) -> None:
+        """Copy an object within the store (S3: a server-side copy, up to 5 GB)."""
 
     def delivery_url(
         self, key: str, *, seconds: int, filename: str | None = None, inline: bool = True
@@ -168,6 +180,25 @@ class LocalStorage:
 
     def delete(self, key: str) -> None:
         self.path_for(key).unlink(missing_ok=True)
+
+    def copy(self, source: str, target: str) -> None:
+        path = self.path_for(target)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.part")
+        try:
+            shutil.copyfile(self.path_for(source), tmp)
+            tmp.replace(path)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def adopt(self, path: Path, key: str) -> int:
+        """Move a finished file (a tus upload's staging file) under `key`: a rename on
+        the same disk, so a 20 GB upload is not copied again. Returns its size."""
+        target = self.path_for(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        size = path.stat().st_size
+        shutil.move(path, target)
+        return size
 
     def list(self, prefix: str) -> Iterator[StoredObject]:
         base = self.root / prefix.split("/")[0] if prefix else self.root

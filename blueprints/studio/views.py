@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, redirect, request, url_for
@@ -10,9 +11,13 @@ from flask_login import current_user
 
 from app.courses import outline, quizzes, stats, studio, trash, workflow
 from app.courses.documents import Course
+from app.courses.outline import find_lesson
 from app.courses.rules import KINDS
-from app.errors import Conflict, NotFound, ValidationFailed
+from app.errors import Conflict, LecternError, NotFound, ValidationFailed
+from app.extensions import csrf
+from app.media import uploads
 from app.media.images import ImageRejected, read_limited
+from app.security import stage_uploads
 from app.web import flash_error, guard_blueprint, render, submit_form
 from blueprints.forms import ConfirmForm
 from blueprints.studio.charts import bar_chart, column_chart
@@ -26,6 +31,7 @@ from blueprints.studio.forms import (
 )
 
 bp = Blueprint("studio", __name__, url_prefix="/studio")
+FORM_OVERHEAD = 64 * 1024  # a form's other fields and part headers, around its file
 
 
 guard_blueprint(bp, "studio.use")  # instructors and admins only
@@ -227,28 +233,34 @@ def edit_lesson(slug: str, lesson_id: str) -> Any:
 
 
 @bp.route("/<slug>/lessons/<lesson_id>/media", methods=["POST"])
+@csrf.exempt  # checked below, once the request's size limit is known
 def lesson_media(slug: str, lesson_id: str) -> Any:
-    """Upload a lesson's video or file; it is streamed to storage, never held in memory."""
+    """Upload a lesson's file with a plain form (the page's script uses the resumable
+    transports instead): streamed to a staging file, never held in memory, then checked
+    and stored like any upload."""
     course = studio.access_editable(current_user, slug)
-    form = MediaForm()
-    if form.validate_on_submit() and form.file.data:
-        upload = form.file.data
-        try:
-            studio.attach_media(
-                current_user,
-                course,
-                lesson_id,
-                upload.stream,
-                upload.filename or "",
-                current_app.config["LESSON_MEDIA_MAX_BYTES"],
-            )
-        except ValidationFailed as exc:
-            flash_error(exc)
-        else:
-            flash("File uploaded and ready.", "success")
-    else:
+    _, lesson = find_lesson(course, lesson_id)
+    back = redirect(url_for("studio.edit_lesson", slug=slug, lesson_id=lesson_id), 303)
+    request.max_content_length = uploads.form_limit(course, lesson) + FORM_OVERHEAD
+    stage_uploads()
+    csrf.protect()  # reads the form: the file streams to staging, 413 past the limit
+    sent = request.files.get("file")
+    if sent is None or not sent.filename:
         flash("Choose a file to upload.", "error")
-    return redirect(url_for("studio.edit_lesson", slug=slug, lesson_id=lesson_id), 303)
+        return back
+    sent.stream.close()
+    try:
+        upload = uploads.receive_file(
+            current_user, course, lesson_id, Path(sent.stream.name), sent.filename
+        )
+    except LecternError as exc:
+        flash_error(exc)
+    else:
+        if upload.state == "complete":
+            flash("File uploaded. It will be ready for learners in a moment.", "success")
+        else:
+            flash(upload.error or "The file could not be used.", "error")
+    return back
 
 
 @bp.route("/<slug>/lessons/<lesson_id>/move", methods=["POST"])

@@ -131,6 +131,7 @@ def test_every_change_to_a_course_checks_the_actor_itself(app, users, courses):
     from app.courses import studio, trash, workflow
     from app.courses.documents import Course
     from app.errors import Forbidden
+    from app.media import uploads
 
     course = courses.draft(lessons=["reading", "file"])
     section, (reading, file_lesson) = course.sections[0], course.sections[0].lessons
@@ -148,7 +149,10 @@ def test_every_change_to_a_course_checks_the_actor_itself(app, users, courses):
         "update_lesson": lambda a, c: studio.update_lesson(a, c, reading.id, {"title": "Hijacked"}),
         "move_lesson": lambda a, c: studio.move_lesson(a, c, reading.id, "down"),
         "delete_lesson": lambda a, c: studio.delete_lesson(a, c, reading.id),
-        "attach_media": lambda a, c: studio.attach_media(
+        "start_upload": lambda a, c: uploads.start(
+            a, c, file_lesson.id, filename="notes.pdf", size=10, transport="tus"
+        ),
+        "receive_stream": lambda a, c: uploads.receive_stream(
             a, c, file_lesson.id, io.BytesIO(b"hello"), "x.txt", 1000
         ),
         "set_cover": lambda a, c: studio.set_cover(a, c, b"not even an image"),

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from app.courses.documents import Course
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, Outbox
 
 
 @pytest.fixture
@@ -210,12 +210,15 @@ def test_moderators_cannot_approve_without_the_role(app, courses, users, client,
 
 
 def _upload(client, slug, lesson_id, content, name):
-    return client.submit(
+    """A plain form's upload, then the events it causes (the file becomes ready)."""
+    response = client.submit(
         f"/studio/{slug}/lessons/{lesson_id}/media",
         {"file": (io.BytesIO(content), name)},
         content_type="multipart/form-data",
         follow_redirects=True,
     )
+    Outbox(client.application).deliver()
+    return response
 
 
 def test_lesson_files_are_typed_by_content_and_served_signed(client, instructor, app):
@@ -232,11 +235,15 @@ def test_lesson_files_are_typed_by_content_and_served_signed(client, instructor,
     )
     video, sheet = _course(slug).sections[0].lessons
     fake = _upload(client, slug, video.id, b"%PDF-1.4 not a video", "clip.mp4")
-    assert "not accepted" in fake.get_data(as_text=True)
-    assert _course(slug).sections[0].lessons[0].media.status == "none"
+    assert "not what its name says" in fake.get_data(as_text=True)
+    refused = _course(slug).sections[0].lessons[0]
+    assert refused.media.status == "none" and refused.pending.status == "failed"
+    assert "looks like pdf" in refused.pending.error
+    wrong_kind = _upload(client, slug, video.id, b"%PDF-1.4", "notes.pdf")
+    assert "A video lesson takes" in wrong_kind.get_data(as_text=True)
     pdf = demo_pdf("Sheet", ["line"])
     ok = _upload(client, slug, sheet.id, pdf, "../../etc/passwd.exe")
-    assert "uploaded and ready" in ok.get_data(as_text=True)
+    assert "File uploaded" in ok.get_data(as_text=True)
     media = _course(slug).sections[0].lessons[1].media
     assert media.content_type == "application/pdf" and media.key.endswith(".pdf")
     assert "/" not in media.filename and media.filename.endswith("passwd.exe")

@@ -15,7 +15,7 @@ from app.courses.documents import Course, Enrollment, Review
 from app.demo_media import demo_pdf
 from app.media.storage import storage
 from app.timeutil import utcnow
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, Outbox
 
 PDF = demo_pdf("Sheet", ["line"])
 
@@ -61,7 +61,8 @@ def course(app, courses, instructor, studio_client):
         content_type="multipart/form-data",
         follow_redirects=True,
     )
-    assert "uploaded and ready" in uploaded.get_data(as_text=True)
+    assert "File uploaded" in uploaded.get_data(as_text=True)
+    Outbox(app).deliver()  # the media worker makes it ready
     studio_client.submit(f"/studio/{slug}/sections", {"section-title": "Part two"})
     two = _course(slug).sections[1].id
     studio_client.submit(
@@ -293,6 +294,8 @@ def test_purge_deletes_old_items_and_only_then_their_files(app, runner, studio_c
     assert "Purged 1 trash item older than 30 days and 1 file." in result.output
     after = _course(slug)
     assert [t.title for t in after.trash] == ["Extra"]
+    assert _stored(app, key)  # until the media side hears of it
+    Outbox(app).deliver()
     assert not _stored(app, key)
     page = _text(studio_client.get(f"/studio/{slug}"))
     assert "Section “Part one”" not in page
@@ -313,6 +316,7 @@ def test_old_items_also_go_when_the_trash_next_changes(app, studio_client, cours
     _age(slug, 31)
     studio_client.submit(f"/studio/{slug}/lessons/{course.sections[1].lessons[0].id}/delete")
     assert [t.title for t in _course(slug).trash] == ["Extra"]
+    Outbox(app).deliver()
     assert not _stored(app, key)
 
 
