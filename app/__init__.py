@@ -74,6 +74,7 @@ def register_blueprints(app: Flask) -> None:
     from blueprints.moderation.views import bp as moderation_bp
     from blueprints.projects.views import bp as projects_bp
     from blueprints.studio.views import bp as studio_bp
+    from blueprints.uploads import bp as uploads_bp
 
     for bp in (
         main_bp,
@@ -86,6 +87,7 @@ def register_blueprints(app: Flask) -> None:
         courses_bp,
         learn_bp,
         studio_bp,
+        uploads_bp,
         moderation_bp,
         api_bp,
     ):

@@ -79,3 +79,11 @@ def keywords(*texts: str, limit: int = 300) -> list[str]:
 def search_terms(query: str, limit: int = 8) -> list[str]:
     """The words of a search box query, normalised like `keywords`."""
     return keywords(query, limit=limit)
+
+
+def format_bytes(n: int) -> str:
+    """1.2 GB, 340 MB, 12 KB: binary units under decimal-looking names, as file managers do."""
+    for unit, size in (("TB", 1024**4), ("GB", 1024**3), ("MB", 1024**2), ("KB", 1024)):
+        if n >= size:
+            return f"{n / size:.1f} {unit}".replace(".0 ", " ")
+    return f"{n} bytes"

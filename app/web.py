@@ -21,7 +21,7 @@ from flask import (
     request,
     session,
 )
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_user, logout_user
 from flask_wtf.csrf import CSRFError
 from htmx_flask import request as hx_request
 from markupsafe import escape
@@ -63,9 +63,10 @@ def init_app(app: Flask) -> None:
             response.vary.add("HX-Request")  # 301 and 308 may be cached
         return response
 
-    from app.text import render_markdown
+    from app.text import format_bytes, render_markdown
 
     app.jinja_env.filters["markdown"] = render_markdown
+    app.jinja_env.filters["filesize"] = format_bytes
 
     @app.context_processor
     def template_helpers() -> dict[str, Any]:
@@ -134,14 +135,18 @@ def signed_in_user() -> Any:
 
 
 def guard_blueprint(bp: Blueprint, action: str | None = None) -> None:
-    """Every page of `bp` needs a signed-in user (guests are sent to sign in) and, with
-    `action`, one who may do it (others get 403)."""
+    """Every page of `bp` needs a signed-in user (guests are sent to sign in; a script's
+    JSON request gets a 401) and, with `action`, one who may do it (others get 403)."""
 
     @bp.before_request
-    @login_required
-    def guard() -> None:
+    def guard() -> Any:
+        if not current_user.is_authenticated:
+            if wants_json():  # a script's request: it says so, a redirect would not
+                raise Unauthenticated("Sign in again to continue.")
+            return login_manager.unauthorized()
         if action is not None and not can(current_user, action):
             abort(403)
+        return None
 
 
 def submit_form(form: Any, action: Callable[[], Any]) -> tuple[Any | None, int]:
@@ -255,8 +260,11 @@ _CODES = {
 }
 
 
+JSON_PATHS = ("/api/", "/uploads/")  # the mobile API, and the upload script's endpoints
+
+
 def wants_json() -> bool:
-    return request.path.startswith("/api/")
+    return request.path.startswith(JSON_PATHS)
 
 
 def error_response(
@@ -311,7 +319,7 @@ def register_error_pages(app: Flask) -> None:
             retry = _retry_after_from(exc)
         message = None
         if status == 413:
-            from app.media.uploads import format_bytes
+            from app.text import format_bytes
 
             limit = request.max_content_length or 0  # this route's limit, if it has its own
             message = f"What you sent is larger than the {format_bytes(limit)} we accept here."

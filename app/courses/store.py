@@ -64,12 +64,13 @@ def init_app(app: Flask) -> None:
 
 
 def drop_all() -> None:
-    """Empty every collection of the courses context (tests and `reset` only)."""
+    """Empty every collection of the document store (tests and `reset` only)."""
     from app.courses import documents
     from app.courses.catalog import CatalogFacets
     from app.courses.outbox import DocOutboxEvent
+    from app.media.documents import MediaUpload
 
-    for model in (*documents.ALL, CatalogFacets, DocOutboxEvent):
+    for model in (*documents.ALL, CatalogFacets, DocOutboxEvent, MediaUpload):
         model.drop_collection()
 
 

@@ -24,13 +24,14 @@ import logging
 import os
 import re
 import shutil
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import IO, Any
 
 from flask import current_app
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from app.courses.documents import Course, Lesson, Media
 from app.courses.outbox import record_course_event
@@ -42,6 +43,7 @@ from app.media.documents import MediaUpload
 from app.media.files import IMAGE_MAX_BYTES, Sniffed, sniff
 from app.media.storage import CHUNK, LocalStorage, Readable, new_key, storage
 from app.policies import can, require
+from app.text import format_bytes
 from app.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -106,14 +108,6 @@ def _check_quota(owner_id: str, size: int, replacing: int = 0) -> None:
                 "Delete files you no longer need (and empty the trash), or ask an admin."
             }
         )
-
-
-def format_bytes(n: int) -> str:
-    """1.2 GB, 340 MB, 12 KB: binary units under decimal-looking names, as file managers do."""
-    for unit, size in (("TB", 1024**4), ("GB", 1024**3), ("MB", 1024**2), ("KB", 1024)):
-        if n >= size:
-            return f"{n / size:.1f} {unit}".replace(".0 ", " ")
-    return f"{n} bytes"
 
 
 # ---------------------------------------------------------------- starting
@@ -457,18 +451,42 @@ def complete_parts(upload: MediaUpload) -> MediaUpload:
     return upload
 
 
-def form_fields(actor: Any, course: Course, lesson: Lesson, redirect_to: str) -> dict[str, Any]:
-    """A presigned POST for a plain form straight to the bucket. Nothing is recorded
-    until the bucket sends the browser back (`form_returned`): the form only carries a
-    fresh key, the size allowed and where to come back to."""
+def form_fields(
+    actor: Any, course: Course, lesson: Lesson, redirect_for: Callable[[str], str]
+) -> dict[str, Any]:
+    """A presigned POST for a plain form straight to the bucket: {"url", "fields"}.
+    Nothing is recorded until the bucket sends the browser back (`form_returned`) to
+    `redirect_for(token)`; the token signs the fresh key for this actor and lesson."""
     require(actor, "course.edit", course, EDIT_ONLY)
     limit = min(max_bytes(lesson.kind), rules.S3_FORM_MAX)
     left = quota_for(course.instructor.id) - usage(course.instructor.id)
     key = new_key("incoming", "")
-    seconds = int(current_app.config["UPLOAD_ABANDON_HOURS"]) * 3600
-    return _s3().presigned_post(
-        key, max_bytes=max(1, min(limit, left)), success_redirect=redirect_to, seconds=seconds
-    ) | {"key": key}
+    token = _form_tokens().dumps([str(actor.id), str(course.id), lesson.id, key])
+    hours = int(current_app.config["UPLOAD_ABANDON_HOURS"])
+    post: dict[str, Any] = _s3().presigned_post(
+        key,
+        max_bytes=max(1, min(limit, left)),
+        success_redirect=redirect_for(token),
+        seconds=hours * 3600,
+    )
+    return post
+
+
+def _form_tokens() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="media.s3-form")
+
+
+def form_key(actor: Any, course: Course, lesson_id: Any, token: Any) -> str:
+    """The key a form's token was signed for, if it was for this actor and lesson and is
+    not older than UPLOAD_ABANDON_HOURS; else NotFound."""
+    hours = int(current_app.config["UPLOAD_ABANDON_HOURS"])
+    try:
+        user, course_id, lesson, key = _form_tokens().loads(str(token), max_age=hours * 3600)
+    except (BadSignature, ValueError, TypeError) as exc:
+        raise NotFound("This upload link is not valid any more; upload the file again.") from exc
+    if (user, course_id, lesson) != (str(actor.id), str(course.id), lesson_id):
+        raise NotFound("This upload link is not valid any more; upload the file again.")
+    return str(key)
 
 
 def form_returned(actor: Any, course: Course, lesson_id: Any, key: Any) -> MediaUpload:

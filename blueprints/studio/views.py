@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, redirect, request, url_for
 from flask_login import current_user
+from htmx_flask import request as hx_request
 
 from app.courses import outline, quizzes, stats, studio, trash, workflow
 from app.courses.documents import Course
@@ -17,6 +18,8 @@ from app.errors import Conflict, LecternError, NotFound, ValidationFailed
 from app.extensions import csrf
 from app.media import uploads
 from app.media.images import ImageRejected, read_limited
+from app.media.rules import UPLOAD_KINDS, VIDEO_TYPES
+from app.media.storage import storage
 from app.security import stage_uploads
 from app.web import flash_error, guard_blueprint, render, submit_form
 from blueprints.forms import ConfirmForm
@@ -226,10 +229,93 @@ def edit_lesson(slug: str, lesson_id: str) -> Any:
         course=course,
         section=section,
         lesson=lesson,
-        media_form=MediaForm(),
+        media=_media_panel(course, lesson) if lesson.kind in UPLOAD_KINDS else None,
         confirm=ConfirmForm(),
         status=status,
     )
+
+
+def _media_panel(course: Course, lesson: Any, with_form: bool = True) -> dict[str, Any]:
+    """What the lesson page's file panel shows, and what its upload form and script need:
+    the file learners get, the one on its way (polled while it moves), the limits, and
+    how the bytes travel (tus to the app, or parts and a plain form to the bucket)."""
+    upload = uploads.lesson_upload(course, lesson)
+    owner = course.instructor.id
+    used, quota = uploads.usage(owner), uploads.quota_for(owner)
+    engine = storage().engine
+    panel: dict[str, Any] = {
+        "upload": upload,
+        "received": uploads.received_bytes(upload) if upload else 0,
+        "limit": uploads.max_bytes(lesson.kind),
+        "used": used,
+        "quota": quota,
+        "engine": engine,
+        "accept": ",".join(f".{ext}" for ext in VIDEO_TYPES) if lesson.kind == "video" else "",
+        "form_action": url_for("studio.lesson_media", slug=course.slug, lesson_id=lesson.id),
+        "form_fields": {},
+    }
+    if engine == "s3" and with_form:  # a plain form posts straight to the bucket
+
+        def back_here(token: str) -> str:
+            return url_for(
+                "studio.media_returned",
+                slug=course.slug,
+                lesson_id=lesson.id,
+                token=token,
+                _external=True,
+            )
+
+        post = uploads.form_fields(current_user, course, lesson, back_here)
+        panel["form_action"], panel["form_fields"] = post["url"], post["fields"]
+    return panel
+
+
+@bp.route("/<slug>/lessons/<lesson_id>/media/status")
+def media_status(slug: str, lesson_id: str) -> Any:
+    """The file panel's status, polled by htmx while an upload or its processing moves
+    (the answer stops the polling once nothing does)."""
+    course = studio.access_editable(current_user, slug)
+    _, lesson = find_lesson(course, lesson_id)
+    if not hx_request.htmx:
+        return redirect(url_for("studio.edit_lesson", slug=slug, lesson_id=lesson_id))
+    return render(
+        "studio/_media_status.html",
+        course=course,
+        lesson=lesson,
+        media=_media_panel(course, lesson),
+    )
+
+
+@bp.route("/<slug>/lessons/<lesson_id>/media/cancel", methods=["POST"])
+def cancel_upload(slug: str, lesson_id: str) -> Any:
+    """Stop the upload on its way into the lesson (the script cancels through
+    /uploads; this is the same for a page without it)."""
+    course = studio.access_editable(current_user, slug)
+    _, lesson = find_lesson(course, lesson_id)
+    upload = uploads.lesson_upload(course, lesson)
+    if upload is not None:
+        uploads.cancel(upload)
+        flash("Upload cancelled. The lesson keeps its previous file, if it had one.", "success")
+    return redirect(url_for("studio.edit_lesson", slug=slug, lesson_id=lesson_id), 303)
+
+
+@bp.route("/<slug>/lessons/<lesson_id>/media/returned")
+def media_returned(slug: str, lesson_id: str) -> Any:
+    """Where the bucket sends the browser back after a plain form's upload (S3 can only
+    redirect with a GET). The signed token names the file, so the request cannot name
+    another; recording it twice changes nothing."""
+    course = studio.access_editable(current_user, slug)
+    key = uploads.form_key(current_user, course, lesson_id, request.args.get("token"))
+    try:
+        upload = uploads.form_returned(current_user, course, lesson_id, key)
+    except LecternError as exc:
+        flash_error(exc)
+    else:
+        if upload.state == "complete":
+            flash("File uploaded. It will be ready for learners in a moment.", "success")
+        else:
+            flash(upload.error or "The file could not be used.", "error")
+    return redirect(url_for("studio.edit_lesson", slug=slug, lesson_id=lesson_id), 303)
 
 
 @bp.route("/<slug>/lessons/<lesson_id>/media", methods=["POST"])
