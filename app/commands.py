@@ -106,6 +106,45 @@ def seed_demo(if_empty: bool) -> None:
     click.echo(f"Demo courses: {courses}.")
 
 
+media_cli = AppGroup("media", help="Stored files and uploads.")
+
+
+@media_cli.command("sweep")
+def media_sweep() -> None:
+    """Remove uploads nothing has arrived for in UPLOAD_ABANDON_HOURS (also run hourly by
+    the embedded bus and the media worker)."""
+    from app.media.uploads import sweep_abandoned
+
+    click.echo(f"Removed {sweep_abandoned()} abandoned upload(s).")
+
+
+@media_cli.command("orphans")
+@click.option("--delete", is_flag=True, help="Delete them (default: only list them).")
+@click.option(
+    "--grace-hours",
+    default=24,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Leave objects younger than this alone (they may be on their way).",
+)
+def media_orphans(delete: bool, grace_hours: int) -> None:
+    """List (or delete) stored files that nothing refers to any more."""
+    from datetime import timedelta
+
+    from app.media.references import orphans
+    from app.media.storage import storage
+    from app.text import format_bytes
+
+    found = orphans(timedelta(hours=grace_hours))
+    for item in found:
+        click.echo(f"{item.key}\t{item.size}\t{item.modified.isoformat()}")
+        if delete:
+            storage().delete(item.key)
+    total = format_bytes(sum(item.size for item in found))
+    verb = "Deleted" if delete else "Found"
+    click.echo(f"{verb} {len(found)} orphaned file(s), {total}.")
+
+
 courses_cli = AppGroup("courses", help="Manage courses.")
 
 
@@ -244,6 +283,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(events_cli)
     app.cli.add_command(data_cli)
     app.cli.add_command(courses_cli)
+    app.cli.add_command(media_cli)
     app.cli.add_command(worker)
     app.cli.add_command(seed_demo)
     app.cli.add_command(gen_secret)

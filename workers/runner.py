@@ -23,6 +23,7 @@ from typing import Any
 
 from flask import Flask
 
+from app.chores import Schedule
 from app.events import PermanentFailure, subscriptions_for
 from app.events.admin import prune_worker_heartbeats
 from app.events.bus import check_envelope, run_handler
@@ -62,6 +63,7 @@ class Runner:
         self.counts = {"processed": 0, "failed": 0, "dead_lettered": 0}
         self._last_beat = 0.0
         self._last_prune: float | None = None
+        self.chores = Schedule(worker.name)  # app/chores.py: this worker kind's
 
     # ------------------------------------------------------------ lifecycle
 
@@ -86,6 +88,7 @@ class Runner:
         try:
             while not self.stopping:
                 self.beat()
+                self.run_chores()
                 if not self.topics:
                     self.sleep(1.0)  # nothing to consume yet; stay up and report health
                     continue
@@ -250,6 +253,10 @@ class Runner:
             return total
         except Exception:  # health must never take the worker down
             return None
+
+    def run_chores(self) -> None:
+        with self.app.app_context():
+            self.chores.run_due()
 
     def beat(self, force: bool = False, stopped: bool = False) -> None:
         now = time.monotonic()

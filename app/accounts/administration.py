@@ -38,6 +38,31 @@ def set_role(actor: Any, target: User, role: Any) -> User:
     return target
 
 
+def set_storage_quota(actor: Any, target: User, gigabytes: Any) -> User:
+    """Give `target` their own storage quota in GiB, or None for the default
+    (STORAGE_QUOTA_BYTES). Admins only. A quota below what they store already stops new
+    uploads; nothing stored is deleted."""
+    from app.media.rules import QUOTA_MAX_GB, GiB
+
+    require(actor, "admin.users.set_quota")
+    if gigabytes is not None and (
+        not isinstance(gigabytes, int)
+        or isinstance(gigabytes, bool)
+        or not 0 <= gigabytes <= QUOTA_MAX_GB
+    ):
+        raise ValidationFailed(
+            fields={
+                "quota": f"Give a whole number of GB from 0 to {QUOTA_MAX_GB}, or leave it empty."
+            }
+        )
+    target.storage_quota_bytes = None if gigabytes is None else gigabytes * GiB
+    log.info(
+        "storage quota changed",
+        extra={"user_id": str(target.id), "quota_bytes": target.storage_quota_bytes},
+    )
+    return target
+
+
 def set_role_by_email(email: str, role: str) -> User:
     """CLI: change a role without an acting user (the operator is the authority)."""
     user = find_user_by_email(email)

@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import ForeignKey, String, Text, Uuid
+from sqlalchemy import BigInteger, ForeignKey, String, Text, Uuid
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from app.extensions import db
@@ -31,6 +31,8 @@ class User(UserMixin, db.Model):  # type: ignore[name-defined,misc]
     name: Mapped[str] = mapped_column(String(100))
     bio: Mapped[str] = mapped_column(Text, default="")
     avatar_key: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    # Bytes of lesson files this instructor may store; None: STORAGE_QUOTA_BYTES.
+    storage_quota_bytes: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     role: Mapped[str] = mapped_column(String(20), default=Role.LEARNER.value)
     password_hash: Mapped[str | None] = mapped_column(String(100), nullable=True)
     email_verified: Mapped[bool] = mapped_column(default=False)

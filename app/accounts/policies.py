@@ -22,4 +22,5 @@ RULES: dict[str, Callable[[Any, Any], bool]] = {
     "projects.use": signed_in,
     "admin.use": admin,  # the admin pages: users, roles, events and workers
     "admin.users.set_role": admin,
+    "admin.users.set_quota": admin,  # an instructor's storage quota
 }

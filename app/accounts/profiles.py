@@ -76,10 +76,15 @@ def delete_account(user: User, password: Any, client: Client) -> None:
     db.session.execute(
         update(RefreshToken).where(RefreshToken.user_id == user.id).values(revoked_at=utcnow())
     )
+    if avatar:  # the media side deletes the file once this commits
+        record_event(
+            "media.discarded",
+            {"keys": [avatar], "reason": "account_deleted"},
+            key=str(user.id),
+            source=SOURCE,
+        )
     db.session.delete(user)
     db.session.flush()
-    if avatar:
-        storage().delete(avatar)
     log.info("account deleted", extra={"user_id": str(user.id)})
 
 

@@ -149,15 +149,28 @@ def access_lesson(actor: Any, course: Course, lesson_id: Any) -> LessonView:
     )
 
 
-def media_url(lesson: Lesson) -> str | None:
+def media_url(lesson: Lesson, absolute: bool = False) -> str | None:
     """A signed, expiring URL for the lesson's file once it is ready, else None. Callers
-    have already checked that the actor may open the lesson."""
-    from app.media.files import signed_url
+    have already checked that the actor may open the lesson.
+
+    It lives for MEDIA_URL_HOURS, or three times the lesson's length if that is longer,
+    so a learner who pauses is not cut off mid-lesson (a page load signs a new one).
+    `absolute` for the API: a mobile client uses it as it is."""
+    from flask import current_app
+
+    from app.media.files import INLINE_TYPES
+    from app.media.storage import storage
 
     media = lesson.media
     if not (media and media.key and media.status == "ready"):
         return None
-    return signed_url(media.key, filename=media.filename)
+    length = max(media.duration_seconds or 0, (lesson.duration_minutes or 0) * 60)
+    seconds = max(int(current_app.config["MEDIA_URL_HOURS"]) * 3600, 3 * length)
+    inline = media.key.rsplit(".", 1)[-1] in INLINE_TYPES
+    url = storage().delivery_url(media.key, seconds=seconds, filename=media.filename, inline=inline)
+    if absolute and url.startswith("/"):
+        url = current_app.config["PUBLIC_URL"] + url
+    return url
 
 
 def open_lesson(actor: Any, slug: Any, lesson_id: Any) -> LessonView:

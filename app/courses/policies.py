@@ -38,6 +38,14 @@ def can_edit(actor: Any, course: Any) -> bool:
     return owns(actor, course) or role_of(actor) == Role.ADMIN
 
 
+def can_delete(actor: Any, course: Any) -> bool:
+    """Delete a course for good: an admin, or its instructor while no learner is enrolled
+    (a course with learners is unpublished instead, so their progress stays)."""
+    if role_of(actor) == Role.ADMIN:
+        return True
+    return owns(actor, course) and not course.enrollment_count
+
+
 def can_see(actor: Any, course: Any) -> bool:
     """May see the course page at all: published, or its instructor, or staff."""
     return course.status == "published" or owns(actor, course) or is_staff(actor)
@@ -67,6 +75,7 @@ RULES: dict[str, Callable[[Any, Any], bool]] = {
     "course.see": can_see,
     "course.edit": can_edit,
     "course.unpublish": can_unpublish,
+    "course.delete": can_delete,
     "course.moderate": is_staff,  # approve, reject, hide reviews, see reports
     "moderation.use": is_staff,
     "lesson.open": can_open_lesson,  # obj: (course, lesson, enrolled)

@@ -151,15 +151,18 @@ class EmbeddedBus:
             self._thread.join(timeout)
 
     def _run(self) -> None:
+        from app.chores import Schedule
         from app.privacy import maybe_prune
 
         pruned = None
+        chores = Schedule()  # every chore: the embedded default has no other process
         while not self._stop.is_set():
             try:
                 with self.app.app_context():
                     while dispatch_pending() and not self._stop.is_set():
                         pass
                     pruned = maybe_prune(pruned)
+                    chores.run_due()
             except Exception:
                 log.exception("embedded bus loop failed; retrying")
             self._stop.wait(self.interval)

@@ -61,6 +61,9 @@ def sniff(head: bytes) -> Sniffed:
     return BINARY
 
 
+# The stored types a browser shows in the page (played, or in a frame); every other type
+# is offered as a download.
+INLINE_TYPES = ("pdf", "mp4", "webm", "ogg", "mp3", "png", "jpg")
 TEXT = Sniffed("text", "text/plain", "txt")
 BINARY = Sniffed("binary", "application/octet-stream", "bin")
 # The Content-Type each stored type is served with.

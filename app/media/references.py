@@ -6,11 +6,14 @@ orphan report (`flask media orphans`)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
 from app.courses.documents import Course, media_of
 from app.media.documents import MediaUpload
+from app.media.storage import StoredObject, derived_prefix, storage
+from app.timeutil import utcnow
 
 # Where a file may be named in a course document.
 _COURSE_PATHS = [
@@ -51,3 +54,25 @@ def referenced_keys() -> Iterator[str]:
     for key in db.session.scalars(select(User.avatar_key).where(User.avatar_key.is_not(None))):
         if key:
             yield key
+
+
+# Where stored objects live, by what they are (app/media/storage.py new_key prefixes).
+PREFIXES = ("lessons/", "renditions/", "covers/", "avatars/", "incoming/")
+
+
+def orphans(grace: timedelta, now: datetime | None = None) -> list[StoredObject]:
+    """Stored objects nothing refers to any more, older than `grace` (a younger one may be
+    a file on its way: an upload completing, a worker writing a rendition). What is
+    made from a lesson file (renditions/<its name>/...) goes with it."""
+    cutoff = (now or utcnow()) - grace
+    used = set(referenced_keys())
+    made_from = {prefix for key in used if (prefix := derived_prefix(key))}
+    found = []
+    for prefix in PREFIXES:
+        for item in storage().list(prefix):
+            if item.modified >= cutoff or item.key in used:
+                continue
+            if prefix == "renditions/" and any(item.key.startswith(p) for p in made_from):
+                continue
+            found.append(item)
+    return found

@@ -69,6 +69,7 @@ S3_PARTS_MAX = 10_000
 S3_FORM_MAX = 5 * GiB  # one presigned POST (S3's largest single PUT)
 SIGN_PARTS_MAX = 100  # part URLs signed in one request
 FILENAME_MAX = 200
+QUOTA_MAX_GB = 1_000_000  # the largest storage quota an admin may set, in GiB
 
 
 def part_size(size: int, chunk: int) -> int:

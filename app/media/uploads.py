@@ -91,11 +91,14 @@ def usage(owner_id: str) -> int:
     return total + sum(u.size for u in arriving)
 
 
-def form_limit(course: Course, lesson: Lesson) -> int:
-    """The largest file a plain form may bring into this lesson: its kind's limit, or
-    less if the quota has less room (the request is cut off with a 413 past it)."""
-    left = quota_for(course.instructor.id) - usage(course.instructor.id)
-    return max(0, min(max_bytes(lesson.kind), left))
+def form_limit(course: Course, lesson: Lesson) -> tuple[int, str]:
+    """The largest file a plain form may bring into this lesson, and why: its kind's
+    limit, or less if the quota has less room (the request is cut off with a 413)."""
+    left = max(0, quota_for(course.instructor.id) - usage(course.instructor.id))
+    limit = max_bytes(lesson.kind)
+    if left < limit:
+        return left, "what is left of the storage quota"
+    return limit, f"the most a {lesson.kind} lesson takes"
 
 
 def _check_quota(owner_id: str, size: int, replacing: int = 0) -> None:
@@ -188,6 +191,12 @@ def start(
         extra={"upload": upload.id, "course": str(course.id), "size": size, "via": transport},
     )
     return upload
+
+
+def cancel_course_uploads(course: Course) -> None:
+    """Stop every upload on its way into the course (it is being deleted)."""
+    for upload in MediaUpload.objects(course_id=str(course.id), state="uploading"):
+        _discard_upload(upload, "aborted", "The course was deleted.")
 
 
 def _cancel_lesson_uploads(course: Course, lesson: Lesson) -> None:

@@ -1,4 +1,4 @@
-"""Admin pages: find users and change their roles."""
+"""Admin pages: find users, change their roles and storage quotas; event health."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ from typing import Any
 from flask import Blueprint, current_app, flash, redirect, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from wtforms import SelectField
+from wtforms import IntegerField, SelectField
 from wtforms.fields.choices import SelectChoice
+from wtforms.validators import NumberRange, Optional
 
 from app.accounts import administration, lookup
 from app.errors import Conflict, Forbidden, NotFound, ValidationFailed
@@ -20,8 +21,9 @@ from app.events.admin import (
     retry_dead_event,
 )
 from app.extensions import db
+from app.media.rules import QUOTA_MAX_GB, GiB
 from app.roles import Role
-from app.web import flash_error, guard_blueprint, render
+from app.web import flash_error, guard_blueprint, render, submit_form
 from blueprints.forms import ConfirmForm
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -29,6 +31,14 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 class RoleForm(FlaskForm):
     role = SelectField("Role", choices=[SelectChoice(r.value, r.value.title()) for r in Role])
+
+
+class QuotaForm(FlaskForm):
+    quota = IntegerField(
+        "Storage quota (GB)",
+        validators=[Optional(), NumberRange(min=0, max=QUOTA_MAX_GB)],
+        description="Leave empty for the default for everyone.",
+    )
 
 
 guard_blueprint(bp, "admin.use")  # admins only; everyone else gets 403
@@ -64,6 +74,37 @@ def set_role(user_id: str) -> Any:
     else:
         flash("Choose a valid role.", "error")
     return redirect(url_for("admin.users", q=request.args.get("q", "")), 303)
+
+
+@bp.route("/users/<user_id>/storage", methods=["GET", "POST"])
+def storage(user_id: str) -> Any:
+    """What an instructor stores, and their own quota."""
+    from app.media.uploads import quota_for, usage
+
+    target = lookup.get_user(user_id)
+    if target is None:
+        raise NotFound("No such user.")
+    form = QuotaForm()
+    if request.method == "GET" and target.storage_quota_bytes is not None:
+        form.quota.data = target.storage_quota_bytes // GiB
+
+    def save() -> Any:
+        administration.set_storage_quota(current_user, target, form.quota.data)
+        db.session.commit()
+        flash(f"Storage quota of {target.name} saved.", "success")
+        return redirect(url_for("admin.storage", user_id=target.id), 303)
+
+    done, status = submit_form(form, save)
+    uid = str(target.id)
+    return done or render(
+        "admin/storage.html",
+        target=target,
+        form=form,
+        used=usage(uid),
+        quota=quota_for(uid),
+        default=current_app.config["STORAGE_QUOTA_BYTES"],
+        status=status,
+    )
 
 
 @bp.route("/events")

@@ -155,7 +155,8 @@ def my_enrollments() -> Any:
 )
 def get_lesson(slug: str, lesson_id: str) -> Any:
     view = learning.open_lesson(g.api_user, slug, lesson_id)
-    return {"lesson": lesson_detail(view, g.api_user, learning.media_url(view.lesson))}
+    url = learning.media_url(view.lesson, absolute=True)  # a mobile client uses it as it is
+    return {"lesson": lesson_detail(view, g.api_user, url)}
 
 
 @route(

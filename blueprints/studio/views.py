@@ -9,18 +9,21 @@ from typing import Any
 from flask import Blueprint, abort, current_app, flash, redirect, request, url_for
 from flask_login import current_user
 from htmx_flask import request as hx_request
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from app.courses import outline, quizzes, stats, studio, trash, workflow
 from app.courses.documents import Course
 from app.courses.outline import find_lesson
 from app.courses.rules import KINDS
-from app.errors import Conflict, LecternError, NotFound, ValidationFailed
+from app.errors import Conflict, LecternError, NotFound, TooLarge, ValidationFailed
 from app.extensions import csrf
 from app.media import uploads
 from app.media.images import ImageRejected, read_limited
 from app.media.rules import UPLOAD_KINDS, VIDEO_TYPES
 from app.media.storage import storage
+from app.policies import can
 from app.security import stage_uploads
+from app.text import format_bytes
 from app.web import flash_error, guard_blueprint, render, submit_form
 from blueprints.forms import ConfirmForm
 from blueprints.studio.charts import bar_chart, column_chart
@@ -327,9 +330,13 @@ def lesson_media(slug: str, lesson_id: str) -> Any:
     course = studio.access_editable(current_user, slug)
     _, lesson = find_lesson(course, lesson_id)
     back = redirect(url_for("studio.edit_lesson", slug=slug, lesson_id=lesson_id), 303)
-    request.max_content_length = uploads.form_limit(course, lesson) + FORM_OVERHEAD
+    limit, why = uploads.form_limit(course, lesson)
+    request.max_content_length = limit + FORM_OVERHEAD
     stage_uploads()
-    csrf.protect()  # reads the form: the file streams to staging, 413 past the limit
+    try:
+        csrf.protect()  # reads the form: the file streams to staging, 413 past the limit
+    except RequestEntityTooLarge as exc:
+        raise TooLarge(f"The file is larger than {format_bytes(limit)}, {why}.") from exc
     sent = request.files.get("file")
     if sent is None or not sent.filename:
         flash("Choose a file to upload.", "error")
@@ -456,6 +463,30 @@ def unpublish(slug: str) -> Any:
         course=course,
         form=form,
         cancel_url=url_for("studio.edit", slug=course.slug),
+    )
+
+
+@bp.route("/<slug>/delete", methods=["GET", "POST"])
+def delete_course(slug: str) -> Any:
+    """Say what deleting a course does and ask (GET); delete it for good (POST)."""
+    course = studio.access_editable(current_user, slug)
+    form = ConfirmForm()
+    allowed = can(current_user, "course.delete", course)
+    if allowed and form.validate_on_submit():
+        files = workflow.delete_course(current_user, course)
+        flash(
+            f"“{course.title}” is deleted"
+            + (f", and its {files} file{'' if files == 1 else 's'} with it." if files else "."),
+            "success",
+        )
+        return redirect(url_for("studio.index"), 303)
+    return render(
+        "studio/confirm_delete_course.html",
+        course=course,
+        form=form,
+        allowed=allowed,
+        cancel_url=url_for("studio.edit", slug=course.slug),
+        status=403 if request.method == "POST" and not allowed else 200,
     )
 
 
