@@ -16,21 +16,42 @@ from app.timeutil import utcnow
 
 log = logging.getLogger(__name__)
 
-CSP = "; ".join(
-    [
-        "default-src 'self'",
-        "script-src 'self'",
-        "style-src 'self'",
-        "img-src 'self' data:",
-        "font-src 'self'",
-        "connect-src 'self'",
-        "media-src 'self' blob:",
-        "object-src 'none'",
-        "base-uri 'self'",
-        "form-action 'self'",
-        "frame-ancestors 'none'",
-    ]
-)
+
+def content_security_policy(delivery: tuple[str, ...] = (), upload: tuple[str, ...] = ()) -> str:
+    """No inline script or style, nothing from elsewhere, except where media lives: the
+    bucket or CDN that serves lesson files (`delivery`: images, video, a PDF's frame) and
+    the bucket the browser sends uploads to (`upload`: the script's parts, a plain form)."""
+    media = " ".join(("'self'", *delivery))
+    return "; ".join(
+        [
+            "default-src 'self'",
+            "script-src 'self'",
+            "style-src 'self'",
+            f"img-src {media} data:",
+            "font-src 'self'",
+            " ".join(("connect-src 'self'", *upload)),
+            f"media-src {media} blob:",
+            f"frame-src {media}",
+            "object-src 'none'",
+            "base-uri 'self'",
+            " ".join(("form-action 'self'", *upload)),
+            "frame-ancestors 'none'",
+        ]
+    )
+
+
+CSP = content_security_policy()  # with the local store: everything from this origin
+
+
+def app_csp(app: Flask) -> str:
+    """This app's policy: the storage engine says which origins the browser reaches."""
+    if "csp" not in app.extensions:
+        store = app.extensions.get("storage")
+        origins = getattr(store, "browser_origins", None) or {}
+        app.extensions["csp"] = content_security_policy(
+            tuple(origins.get("delivery", ())), tuple(origins.get("upload", ()))
+        )
+    return str(app.extensions["csp"])
 
 
 class Request(HtmxAwareRequest):
@@ -153,7 +174,7 @@ def init_app(app: Flask) -> None:
     @app.after_request
     def security_headers(response: Response) -> Response:
         h = response.headers
-        h.setdefault("Content-Security-Policy", CSP)
+        h.setdefault("Content-Security-Policy", app_csp(app))
         h.setdefault("X-Content-Type-Options", "nosniff")
         h.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
         h.setdefault("X-Frame-Options", "DENY")

@@ -1,5 +1,6 @@
-"""Lesson files: type decided by content, stored under a random key, delivered through
-app-signed URLs that expire (the embedded stand-in for CloudFront signed URLs)."""
+"""Lesson files: their type decided by content (`sniff`), the types stored and how each
+is served, and the app-signed URLs that expire (the local store's stand-in for
+CloudFront signed URLs); the names files are offered under."""
 
 from __future__ import annotations
 
@@ -10,12 +11,9 @@ import re
 import time
 import unicodedata
 from dataclasses import dataclass
-from typing import IO
 from urllib.parse import quote, urlencode
 
 from flask import current_app
-
-from app.media.storage import TooLarge, new_key, storage
 
 
 class FileRejected(ValueError):
@@ -74,56 +72,6 @@ CONTENT_TYPES = {s.extension: s.content_type for _, _, s in _SIGNATURES} | {
 
 
 IMAGE_MAX_BYTES = 20 * 1024 * 1024  # a lesson image is decoded and re-encoded in memory
-
-
-def _store_image(head: bytes, stream: IO[bytes]) -> tuple[str, Sniffed, int]:
-    """Images are re-encoded, so their metadata (a phone photo's GPS position, say) never
-    reaches a learner."""
-    from app.media.images import ImageRejected, clean_image
-
-    data = head + stream.read(IMAGE_MAX_BYTES + 1 - len(head))
-    if len(data) > IMAGE_MAX_BYTES:
-        raise FileRejected(f"An image may be at most {IMAGE_MAX_BYTES // (1024 * 1024)} MB.")
-    try:
-        encoded, fmt = clean_image(data)
-    except ImageRejected as exc:
-        raise FileRejected(str(exc)) from exc
-    kept = JPEG if fmt == "JPEG" else PNG
-    key = new_key("lessons", kept.extension)
-    storage().put(key, encoded, kept.content_type)
-    return key, kept, len(encoded)
-
-
-class _Prefixed:
-    """A stream whose first bytes were already read (to learn its type), put back in front."""
-
-    def __init__(self, head: bytes, rest: IO[bytes]):
-        self.head, self.rest = head, rest
-
-    def read(self, size: int = -1) -> bytes:
-        if not self.head:
-            return self.rest.read(size)
-        cut = len(self.head) if size < 0 else size
-        taken, self.head = self.head[:cut], self.head[cut:]
-        return taken
-
-
-def store_upload(stream: IO[bytes], max_bytes: int, allowed: set[str]) -> tuple[str, Sniffed, int]:
-    """Copy an upload to storage in chunks (never whole in memory); returns (key, type, size)."""
-    head = stream.read(512)
-    sniffed = sniff(head)
-    if sniffed.kind not in allowed:
-        raise FileRejected(f"This kind of file is not accepted here ({sniffed.kind}).")
-    if sniffed.kind == "image":
-        return _store_image(head, stream)
-    if not head:
-        raise FileRejected("The file is empty.")
-    key = new_key("lessons", sniffed.extension)
-    try:
-        size = storage().put_stream(key, _Prefixed(head, stream), sniffed.content_type, max_bytes)
-    except TooLarge as exc:
-        raise FileRejected(f"The file is larger than {max_bytes // (1024 * 1024)} MB.") from exc
-    return key, sniffed, size
 
 
 def _signature(key: str, expires: int, name: str = "") -> str:
