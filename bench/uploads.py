@@ -133,6 +133,12 @@ class Server:
                 self.process.kill()
 
 
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of a process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def rss_mib(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -364,9 +370,10 @@ def main() -> int:
             loader = threading.Thread(target=busy.run)
             sampler.start()
             loader.start()
-            started = time.perf_counter()
+            started, cpu_before = time.perf_counter(), cpu_seconds(pid)
             _, sent = upload(session, slug, lesson, args.size, args.chunk, args.mib_per_second)
             seconds = time.perf_counter() - started
+            worker_cpu = cpu_seconds(pid) - cpu_before
             busy.stop.set()
             loader.join()
             sampling.set()
@@ -384,6 +391,10 @@ def main() -> int:
     print(
         f"upload               {seconds:.1f} s, {args.size / MiB / seconds:,.0f} MiB/s "
         f"(the uploader's line: {line})"
+    )
+    print(
+        f"worker CPU           {worker_cpu:.1f} s while uploading "
+        f"({worker_cpu / (args.size / 1024**3):.1f} s per GiB, other requests included)"
     )
     print(f"stored file          {'identical (sha256)' if stored == sent else 'DIFFERENT'}")
     print(

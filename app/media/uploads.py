@@ -164,8 +164,12 @@ def start(
             f"{format_bytes(limit)}."
         )
     owner = course.instructor.id
-    _cancel_lesson_uploads(course, lesson)
-    _check_quota(owner, size)
+    earlier = list(
+        MediaUpload.objects(course_id=str(course.id), lesson_id=lesson.id, state="uploading")
+    )
+    _check_quota(owner, size, replacing=sum(u.size for u in earlier))  # theirs is freed
+    for upload_before in earlier:
+        _discard_upload(upload_before, "aborted", "Replaced by a newer upload.")
     upload = MediaUpload(
         owner_id=owner,
         started_by=str(actor.id),
@@ -197,13 +201,6 @@ def cancel_course_uploads(course: Course) -> None:
     """Stop every upload on its way into the course (it is being deleted)."""
     for upload in MediaUpload.objects(course_id=str(course.id), state="uploading"):
         _discard_upload(upload, "aborted", "The course was deleted.")
-
-
-def _cancel_lesson_uploads(course: Course, lesson: Lesson) -> None:
-    for earlier in MediaUpload.objects(
-        course_id=str(course.id), lesson_id=lesson.id, state="uploading"
-    ):
-        _discard_upload(earlier, "aborted", "Replaced by a newer upload.")
 
 
 # ---------------------------------------------------------------- finding
@@ -302,6 +299,7 @@ def append(upload: MediaUpload, offset: Any, stream: Readable, length: int | Non
                     break
                 if written + len(piece) > room:
                     os.ftruncate(fd, offset)  # refused whole: the file is as it was
+                    written = 0
                     raise TooLarge("This chunk goes past the file's declared size.")
                 os.write(fd, piece)
                 written += len(piece)
@@ -703,6 +701,10 @@ def sweep_abandoned(now: Any = None) -> int:
         for key, s3_upload_id, _ in store.incomplete_uploads("lessons/", cutoff):
             if not MediaUpload.objects(s3_upload_id=s3_upload_id, state="uploading").count():
                 store.abort_multipart(key, s3_upload_id)
+                swept += 1
+        for item in store.list("incoming/"):  # plain forms whose browser never came back
+            if item.modified < cutoff and not MediaUpload.objects(key=item.key).count():
+                store.delete(item.key)
                 swept += 1
     if swept:
         log.info("abandoned uploads removed", extra={"count": swept})

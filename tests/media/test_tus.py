@@ -285,3 +285,16 @@ def test_the_quota_counts_every_stored_byte(studio, app, users):
     over = studio.create(100_000, "b.mp4")
     assert over.status_code == 422
     assert "storage quota" in over.get_json()["error"]["fields"]["file"]
+
+
+def test_a_refused_new_upload_leaves_the_one_on_its_way_alone(studio, app):
+    app.config["STORAGE_QUOTA_BYTES"] = 100_000
+    first = studio.create(60_000).headers["Location"]
+    studio.patch(first, 0, mp4(1000))
+    assert studio.create(90_000, "other.mp4").status_code == 201  # replaces it: room enough
+    assert studio.client.head(first, headers=studio.headers()).status_code == 404
+    second = MediaUpload.objects(state="uploading").first()
+    too_big = studio.create(150_000, "huge.mp4")
+    assert too_big.status_code == 422
+    assert MediaUpload.objects.get(id=second.id).state == "uploading"
+    assert studio.lesson(studio.video).pending.upload_id == second.id
