@@ -45,6 +45,7 @@ ACCESS = {
     "admin.replay": "admin",
     "admin.retry": "admin",
     "admin.clear_workers": "admin",
+    "admin.storage": "admin",
     "api.openapi_document": "public",
     "api.register": "public",
     "api.login": "public",
@@ -96,6 +97,22 @@ ACCESS = {
     "studio.dashboard": "author",
     "studio.quiz_attempts": "author",
     "studio.reset_quiz_attempts": "author",
+    "studio.media_status": "author",
+    "studio.cancel_upload": "author",
+    "studio.media_returned": "author",
+    "studio.delete_course": "author",
+    # the upload script's endpoints answer in JSON: a guest gets 401, not a redirect
+    "uploads.tus_options": "author_json",
+    "uploads.tus_create": "author_json",
+    "uploads.tus_head": "author_json",
+    "uploads.tus_patch": "author_json",
+    "uploads.tus_delete": "author_json",
+    "uploads.s3_start": "author_json",
+    "uploads.s3_sign": "author_json",
+    "uploads.s3_parts": "author_json",
+    "uploads.s3_complete": "author_json",
+    "uploads.status": "author_json",
+    "uploads.cancel": "author_json",
     "moderation.queue": "staff",
     "moderation.decide": "staff",
     "moderation.unpublish": "staff",
@@ -126,6 +143,7 @@ ARGS = {
     "outbox": "accounts",
     "code": "ABCDEF0123456789",
     "item_id": "0" * 32,
+    "upload_id": "0" * 32,
 }
 
 
@@ -163,6 +181,10 @@ def _expected(policy, role, method, endpoint):
             return denied_html
         allowed = {"author": ("instructor", "admin"), "staff": ("moderator", "admin")}[policy]
         return None if role in allowed else {403}
+    if policy == "author_json":
+        if not signed_in:
+            return {401}
+        return None if role in ("instructor", "admin") else {403}
     if policy == "signed_url":
         return {403}
     if policy in ("token", "token_owner"):
