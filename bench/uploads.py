@@ -359,10 +359,12 @@ def main() -> int:
 
             idle = Load(others, paths, 1 / args.rate)
             thread = threading.Thread(target=idle.run)
+            idle_cpu = cpu_seconds(pid)
             thread.start()
             time.sleep(args.idle_seconds)
             idle.stop.set()
             thread.join()
+            per_request = (cpu_seconds(pid) - idle_cpu) / max(1, len(idle.times))
             rss_idle = rss_mib(pid)
 
             busy = Load(others, paths, 1 / args.rate)
@@ -392,9 +394,11 @@ def main() -> int:
         f"upload               {seconds:.1f} s, {args.size / MiB / seconds:,.0f} MiB/s "
         f"(the uploader's line: {line})"
     )
+    upload_cpu = max(0.0, worker_cpu - per_request * len(busy.times))
     print(
-        f"worker CPU           {worker_cpu:.1f} s while uploading "
-        f"({worker_cpu / (args.size / 1024**3):.1f} s per GiB, other requests included)"
+        f"worker CPU           {worker_cpu:.1f} s while uploading, about {upload_cpu:.1f} s of it "
+        f"for the upload ({upload_cpu / (args.size / 1024**3):.1f} s per GiB; other requests "
+        f"{per_request * 1000:.1f} ms each)"
     )
     print(f"stored file          {'identical (sha256)' if stored == sent else 'DIFFERENT'}")
     print(
