@@ -50,7 +50,13 @@ def _back(slug: str, anchor: str | None = None) -> Any:
 @bp.route("/")
 def index() -> Any:
     """The instructor's courses."""
-    return render("studio/index.html", courses=studio.instructor_courses(current_user))
+    me = str(current_user.id)
+    return render(
+        "studio/index.html",
+        courses=studio.instructor_courses(current_user),
+        used=uploads.usage(me),
+        quota=uploads.quota_for(me),
+    )
 
 
 @bp.route("/new", methods=["GET", "POST"])

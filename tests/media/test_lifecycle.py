@@ -227,3 +227,14 @@ def test_the_sweep_runs_on_a_clock(studio, app):
         assert schedule.run_due() == 0  # not due again yet
     assert MediaUpload.objects.first().state == "aborted"
     assert Schedule("email").chores == []  # other workers leave it alone
+
+
+def test_the_studio_shows_what_is_used(studio, app):
+    _form_upload(studio, studio.sheet, b"%PDF-1.4 " + b"x" * 2_000_000, "a.pdf")
+    Outbox(app).deliver()
+    page = studio.client.get("/studio/").get_data(as_text=True)
+    assert "Storage: 1.9 MB of 50 GB used" in page
+    lesson_page = studio.client.get(
+        f"/studio/{studio.course.slug}/lessons/{studio.video.id}"
+    ).get_data(as_text=True)
+    assert "1.9 MB of your 50 GB storage is used" in lesson_page
