@@ -40,6 +40,22 @@ class TooLarge(ValueError):
     """A stream went past the size it was allowed; nothing was stored."""
 
 
+class StorageError(RuntimeError):
+    """The store refused an operation (access denied, no such bucket, …): a fault of
+    configuration or of the store, never of the caller's input. `code` and `status` are
+    the store's own (S3's error code and HTTP status), for logs and for engines that
+    must tell "not there" from "broken"."""
+
+    def __init__(self, message: str, code: str = "", status: int = 0):
+        super().__init__(message)
+        self.code, self.status = code, status
+
+
+class StorageUnavailable(StorageError):
+    """The store kept failing (5xx, SlowDown, timeouts) through every retry. Nothing
+    half-written was left behind; trying again later may work."""
+
+
 @dataclass(frozen=True)
 class StoredObject:
     key: str
@@ -52,6 +68,20 @@ def check_key(key: str) -> str:
     if not isinstance(key, str) or len(key) > KEY_MAX or not _KEY.match(key):
         raise ValueError("malformed storage key")
     return key
+
+
+# Each part ends in "/" except perhaps the last, so the pattern cannot backtrack.
+_PREFIX = re.compile(r"^(?:[a-z0-9][a-z0-9_.-]*/)*(?:[a-z0-9][a-z0-9_.-]*)?$")
+
+
+def check_prefix(prefix: str) -> str:
+    """`prefix` if it could start a key ("", "lessons/", "renditions/ab12"), else
+    ValueError."""
+    if not isinstance(prefix, str) or len(prefix) > KEY_MAX or not _PREFIX.match(prefix):
+        raise ValueError("malformed storage key prefix")
+    if ".." in prefix:
+        raise ValueError("malformed storage key prefix")
+    return prefix
 
 
 def new_key(prefix: str, extension: str = "") -> str:
@@ -90,7 +120,7 @@ class Storage(Protocol):
         """Remove the object; nothing happens if it is not there."""
 
     def list(self, prefix: str) -> Iterator[StoredObject]:
-        """Every object whose key starts with `prefix`."""
+        """Every object whose key starts with `prefix` (ValueError if no key could)."""
         ...
 
     def delivery_url(
@@ -170,6 +200,7 @@ class LocalStorage:
         self.path_for(key).unlink(missing_ok=True)
 
     def list(self, prefix: str) -> Iterator[StoredObject]:
+        check_prefix(prefix)
         base = self.root / prefix.split("/")[0] if prefix else self.root
         if not base.is_dir():
             return
