@@ -65,7 +65,7 @@ class StoredObject:
 
 def check_key(key: str) -> str:
     """`key` if it is one Lectern could have made, else ValueError (never a path)."""
-    if not isinstance(key, str) or len(key) > KEY_MAX or not _KEY.match(key):
+    if not isinstance(key, str) or len(key) > KEY_MAX or not _KEY.fullmatch(key):
         raise ValueError("malformed storage key")
     return key
 
@@ -77,7 +77,7 @@ _PREFIX = re.compile(r"^(?:[a-z0-9][a-z0-9_.-]*/)*(?:[a-z0-9][a-z0-9_.-]*)?$")
 def check_prefix(prefix: str) -> str:
     """`prefix` if it could start a key ("", "lessons/", "renditions/ab12"), else
     ValueError."""
-    if not isinstance(prefix, str) or len(prefix) > KEY_MAX or not _PREFIX.match(prefix):
+    if not isinstance(prefix, str) or len(prefix) > KEY_MAX or not _PREFIX.fullmatch(prefix):
         raise ValueError("malformed storage key prefix")
     if ".." in prefix:
         raise ValueError("malformed storage key prefix")
