@@ -135,6 +135,7 @@ def make_client(
     access_key_id: str = "",
     secret_access_key: str = "",
     max_attempts: int = DEFAULT_ATTEMPTS,
+    session: Any = None,
 ) -> Any:
     """A boto3 S3 client. Without an endpoint it talks to AWS's regional endpoint with
     virtual-hosted URLs (the global endpoint redirects for new buckets, and a browser's
@@ -143,7 +144,7 @@ def make_client(
     config = Config(
         region_name=region,
         signature_version="s3v4",
-        retries={"mode": "standard", "max_attempts": max_attempts},
+        retries={"mode": "standard", "total_max_attempts": max_attempts},
         connect_timeout=5,
         read_timeout=60,
         s3={"addressing_style": "path" if endpoint_url else "virtual"},
@@ -154,7 +155,7 @@ def make_client(
             "aws_access_key_id": access_key_id,
             "aws_secret_access_key": secret_access_key,
         }
-    session = boto3.session.Session()
+    session = session or boto3.session.Session()
     return session.client(
         "s3",
         endpoint_url=endpoint_url or f"https://s3.{region}.amazonaws.com",
