@@ -112,7 +112,7 @@ def lesson_file(name: str) -> Response:
             key, seconds=LESSON_URL_SECONDS, filename=offered or None, inline=shown.inline
         )
         response = redirect(url)
-        response.headers["Cache-Control"] = "private, no-store"
+        response.headers["Cache-Control"] = "no-store"  # the URL inside expires soon
         return response  # type: ignore[return-value]
     response = _send(local, key, shown)
     response.headers["Cache-Control"] = f"private, max-age={LESSON_URL_SECONDS}"

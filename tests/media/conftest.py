@@ -35,14 +35,12 @@ def database_uri(sqlite_url: str) -> str:
     return sqlite_url
 
 
-def s3_storage(
-    server: MotoServer, bucket: str, endpoint: str | None = None, **options: Any
-) -> S3Storage:
+def s3_storage(endpoint: str, bucket: str, **options: Any) -> S3Storage:
     """The engine under test on `bucket`, talking to `endpoint` (moto, or a proxy)."""
     attempts = options.pop("max_attempts", 3)
     client = make_client(
         region=REGION,
-        endpoint_url=endpoint or server.endpoint,
+        endpoint_url=endpoint,
         access_key_id=ACCESS_KEY,
         secret_access_key=SECRET_KEY,
         max_attempts=attempts,
@@ -54,7 +52,7 @@ def s3_storage(
 
 @pytest.fixture
 def s3_store(s3_server: MotoServer, s3_bucket: str) -> S3Storage:
-    return s3_storage(s3_server, s3_bucket)
+    return s3_storage(s3_server.endpoint, s3_bucket)
 
 
 @pytest.fixture
@@ -66,7 +64,7 @@ def fault_proxy(s3_server: MotoServer) -> Iterator[FaultProxy]:
 @pytest.fixture
 def faulty_store(s3_server: MotoServer, s3_bucket: str, fault_proxy: FaultProxy) -> S3Storage:
     """The engine talking to moto through the fault proxy, with 3 attempts per call."""
-    return s3_storage(s3_server, s3_bucket, fault_proxy.url, max_attempts=3)
+    return s3_storage(fault_proxy.url, s3_bucket, max_attempts=3)
 
 
 @pytest.fixture
@@ -114,7 +112,7 @@ def engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
         return
     server = request.getfixturevalue("s3_server")
     bucket = request.getfixturevalue("s3_bucket")
-    store = s3_storage(server, bucket)
+    store = s3_storage(server.endpoint, bucket)
     raw = server.client()
 
     def fetch_s3(url: str, headers: dict[str, str] | None = None) -> Fetched:

@@ -156,6 +156,6 @@ def test_a_refusal_is_not_retried(faulty_store, fault_proxy):
 
 
 def test_no_server_at_all(s3_server, s3_bucket):
-    store = s3_storage(s3_server, s3_bucket, f"http://127.0.0.1:{free_port()}", max_attempts=2)
+    store = s3_storage(f"http://127.0.0.1:{free_port()}", s3_bucket, max_attempts=2)
     with pytest.raises(StorageUnavailable, match="2 attempts"):
         store.put(new_key("avatars", "webp"), b"x", "image/webp")
