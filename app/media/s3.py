@@ -241,8 +241,10 @@ class S3Storage:
             raise _translated(exc, operation, self.max_attempts) from exc
 
     def ping(self) -> None:
-        """Raise StorageError unless the bucket answers (for readiness checks)."""
-        self._call("head_bucket")
+        """Raise StorageError unless the bucket answers (for readiness checks). A
+        one-key listing rather than HeadBucket: it needs only s3:ListBucket, which the
+        app has anyway."""
+        self._call("list_objects_v2", MaxKeys=1)
 
     # ------------------------------------------------------------------ Storage
 

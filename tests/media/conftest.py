@@ -1,7 +1,8 @@
 """Media storage tests: both engines, the S3 one against moto_server (tests/support/s3.py),
 faults injected by a proxy in front of it (tests/support/fault_proxy.py).
 
-Tests that use the S3-API server are marked `s3`. Apps here use SQLite only: storage
+Tests that use an S3-API server (`s3_server`, or test_deploy_aws.py's `iam_server`) are
+marked `s3`. Apps here use SQLite only: storage
 does not touch the relational database, so PostgreSQL would only double the run time.
 """
 
@@ -26,7 +27,8 @@ HERE = Path(__file__).resolve().parent
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         path = Path(item.path).resolve()
-        if HERE in path.parents and "s3_server" in getattr(item, "fixturenames", ()):
+        uses = set(getattr(item, "fixturenames", ())) & {"s3_server", "iam_server"}
+        if HERE in path.parents and uses:
             item.add_marker(pytest.mark.s3)
 
 
