@@ -18,7 +18,7 @@ import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import boto3
 from botocore.config import Config
@@ -29,6 +29,7 @@ from app.media.delivery import DOWNLOAD_TYPE, present
 from app.media.storage import (
     CHUNK,
     Readable,
+    Storage,
     StorageError,
     StorageUnavailable,
     StoredObject,
@@ -373,6 +374,8 @@ class S3Storage:
         check_key(key)
         shown = present(key, filename, inline)
         if self.cloudfront is not None:
+            if seconds < 1:
+                raise ValueError("a delivery URL lives at least 1 s")
             query = {
                 "response-content-disposition": shown.disposition,
                 "response-content-type": shown.content_type,
@@ -537,3 +540,9 @@ class S3Storage:
         if not check_prefix(path_prefix) or not path_prefix.endswith("/"):
             raise ValueError("signed cookies open one folder: a non-empty prefix ending in /")
         return self.cloudfront.signed_cookies(path_prefix, expiry(seconds))
+
+
+if TYPE_CHECKING:  # mypy checks that the engine keeps to the interface
+
+    def _keeps_to_the_interface(engine: S3Storage) -> Storage:
+        return engine

@@ -21,7 +21,10 @@ PUBLIC_URL_SECONDS = 24 * 3600
 # A public object's delivery URL is reused for an hour, so browsers and CDNs can cache
 # the image behind it (app/media/delivery.py UrlMemo).
 PUBLIC_URL_REUSE = 3600
-LESSON_URL_SECONDS = 300
+# The lifetime of the URL a lesson file redirects to (S3, CloudFront). A video element
+# keeps using the URL it was redirected to for its later range requests, so this must
+# outlast a long lesson with pauses, or seeking would fail half-way through.
+LESSON_URL_SECONDS = 4 * 3600
 
 
 def _public_urls() -> UrlMemo:
@@ -109,13 +112,13 @@ def lesson_file(name: str) -> Response:
     shown = present(key, offered, inline=True)
     if local is None:
         url = store.delivery_url(
-            key, seconds=LESSON_URL_SECONDS, filename=offered or None, inline=shown.inline
+            key, seconds=LESSON_URL_SECONDS, filename=offered, inline=shown.inline
         )
         response = redirect(url)
         response.headers["Cache-Control"] = "no-store"  # the URL inside expires soon
         return response  # type: ignore[return-value]
     response = _send(local, key, shown)
-    response.headers["Cache-Control"] = f"private, max-age={LESSON_URL_SECONDS}"
+    response.headers["Cache-Control"] = "private, max-age=300"
     if extension(key) == "pdf":  # shown in the lesson page's frame, so allow that one framing
         response.headers["Content-Security-Policy"] = "default-src 'none'; frame-ancestors 'self'"
         response.headers["X-Frame-Options"] = "SAMEORIGIN"

@@ -95,6 +95,8 @@ def test_a_lesson_file_is_stored_in_the_bucket_and_served_under_its_name(
     link = re.search(r'href="(/media/lessons/[^"]+)" download', page).group(1).replace("&amp;", "&")
     answer = client.get(link)
     assert answer.status_code == 302 and answer.headers["Cache-Control"] == "no-store"
+    # Long enough for a long lesson with pauses: the video element keeps this URL.
+    assert parse_qs(urlsplit(answer.headers["Location"]).query)["X-Amz-Expires"] == ["14400"]
     served = requests.get(answer.headers["Location"], timeout=10)
     assert served.status_code == 200 and served.content == PDF
     assert served.headers["Content-Type"] == "application/pdf"

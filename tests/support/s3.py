@@ -95,6 +95,7 @@ class MotoServer:
         self.port = 0
         self._proc: subprocess.Popen[bytes] | None = None
         self._log: Any = None
+        self._client: Any = None
 
     @property
     def endpoint(self) -> str:
@@ -157,7 +158,12 @@ class MotoServer:
             return "(no moto log)"
 
     def client(self, endpoint: str | None = None, **config: Any) -> Any:
-        """A plain boto3 client for arranging and inspecting, outside the code under test."""
+        """A plain boto3 client for arranging and inspecting, outside the code under test
+        (the default one is made once: clients are thread-safe)."""
+        if endpoint is None and not config:
+            if self._client is None:
+                self._client = self.client(self.endpoint)
+            return self._client
         return boto_session().client(
             "s3",
             endpoint_url=endpoint or self.endpoint,
