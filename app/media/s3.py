@@ -380,7 +380,10 @@ class S3Storage:
                 "response-content-disposition": shown.disposition,
                 "response-content-type": shown.content_type,
             }
-            return self.cloudfront.signed_url(key, expiry(seconds), query)
+            # A long-lived URL's expiry is rounded up to the hour, so every process signs
+            # the same URL for that hour and the edge caches one copy.
+            step = 3600 if seconds >= 3 * 3600 else 1
+            return self.cloudfront.signed_url(key, expiry(seconds, step=step), query)
         return str(
             self.presign_client.generate_presigned_url(
                 "get_object",

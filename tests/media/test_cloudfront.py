@@ -194,6 +194,16 @@ def test_delivery_urls_go_through_cloudfront(store_with_cloudfront, key_pair):
     _verify(key_pair[1], _canned(base, int(params["Expires"])), params["Signature"])
 
 
+def test_long_lived_urls_are_the_same_for_an_hour(store_with_cloudfront):
+    """Avatars and covers: every process signs the same URL within one hour, so the
+    edge keeps one copy."""
+    key = new_key("avatars", "webp")
+    url = store_with_cloudfront.delivery_url(key, seconds=24 * 3600)
+    expires = int(_split(url)[1]["Expires"])
+    assert expires % 3600 == 0 and 0 <= expires - (time.time() + 24 * 3600) <= 3600
+    assert store_with_cloudfront.delivery_url(key, seconds=24 * 3600) == url
+
+
 def test_signed_cookies_through_the_engine(store_with_cloudfront):
     cookies = store_with_cloudfront.signed_cookies("renditions/ab12/", 3600)
     statement = decode_policy(cookies["CloudFront-Policy"])["Statement"][0]  # type: ignore[index]
