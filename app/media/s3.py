@@ -44,6 +44,7 @@ PART_SIZE = 8 * MiB  # put_stream's parts: one is held in memory at a time
 PARTS_MAX = 10_000
 POST_MAX = 5 * 1024**3  # S3 takes at most 5 GiB in one POST (or PUT)
 PRESIGN_MAX_SECONDS = 7 * 24 * 3600  # SigV4's limit
+COPY_PART = 512 * MiB  # a 20 GB copy in 40 UploadPartCopy calls
 DEFAULT_ATTEMPTS = 4
 # Answers that mean "try again later" rather than "no".
 _TRANSIENT = {"SlowDown", "InternalError", "ServiceUnavailable", "RequestTimeout", "503"}
@@ -190,6 +191,8 @@ class S3Storage:
         self.cloudfront = cloudfront
         self.part_size = part_size
         self.max_attempts = max_attempts
+        self.copy_single_max = POST_MAX  # CopyObject's limit, as for a single PUT
+        self.copy_part_size = COPY_PART
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> S3Storage:
@@ -353,6 +356,38 @@ class S3Storage:
         # S3 answers 204 whether or not the object was there.
         self._call("delete_object", Key=check_key(key))
 
+    def copy(self, source: str, target: str) -> None:
+        """A copy made inside S3 (the bytes never come to the app): one CopyObject up to
+        5 GiB, above that a multipart upload whose parts are copied ranges."""
+        check_key(source)
+        check_key(target)
+        size = self.size(source)
+        if size is None:
+            raise FileNotFoundError(source)
+        origin = {"Bucket": self.bucket, "Key": source}
+        if size <= self.copy_single_max:
+            self._call("copy_object", Key=target, CopySource=origin, MetadataDirective="COPY")
+            return
+        content_type = self._call("head_object", Key=source).get("ContentType", "")
+        upload_id = self.create_multipart(target, content_type)
+        try:
+            parts: Etags = []
+            for number, start in enumerate(range(0, size, self.copy_part_size), start=1):
+                end = min(start + self.copy_part_size, size) - 1
+                answer = self._call(
+                    "upload_part_copy",
+                    Key=target,
+                    UploadId=upload_id,
+                    PartNumber=number,
+                    CopySource=origin,
+                    CopySourceRange=f"bytes={start}-{end}",
+                )
+                parts.append((number, answer["CopyPartResult"]["ETag"]))
+            self.complete_multipart(target, upload_id, parts)
+        except BaseException:
+            self._abort_quietly(target, upload_id)
+            raise
+
     def list(self, prefix: str) -> Iterator[StoredObject]:
         """Objects under `prefix`, in key order; keys Lectern could not have made (other
         tools' objects in a shared bucket) are left out."""
@@ -370,7 +405,9 @@ class S3Storage:
     ) -> str:
         """A CloudFront signed URL when CloudFront is configured, else a presigned GET.
         Either way the URL carries the Content-Type and Content-Disposition to answer
-        with (covered by its signature), so the object's own metadata does not matter."""
+        with (covered by its signature), so the object's own metadata does not matter.
+        A presigned GET lives at most 7 days (SigV4's limit): longer asks are cut to
+        that, rather than failing a page."""
         check_key(key)
         shown = present(key, filename, inline)
         if self.cloudfront is not None:
@@ -393,7 +430,7 @@ class S3Storage:
                     "ResponseContentDisposition": shown.disposition,
                     "ResponseContentType": shown.content_type,
                 },
-                ExpiresIn=_check_seconds(seconds),
+                ExpiresIn=_check_seconds(min(seconds, PRESIGN_MAX_SECONDS)),
             )
         )
 

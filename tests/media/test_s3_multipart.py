@@ -196,8 +196,11 @@ def test_presigned_urls_have_bounded_lifetimes(s3_store):
     for seconds in (0, 7 * 24 * 3600 + 1):
         with pytest.raises(ValueError):
             s3_store.sign_part(key, "u", 1, seconds=seconds)
-        with pytest.raises(ValueError):
-            s3_store.delivery_url(key, seconds=seconds)
+    with pytest.raises(ValueError):
+        s3_store.delivery_url(key, seconds=0)
+    # A delivery URL asked for longer than SigV4 allows gets the most it can have.
+    longest = s3_store.delivery_url(key, seconds=30 * 24 * 3600)
+    assert parse_qs(urlsplit(longest).query)["X-Amz-Expires"] == [str(7 * 24 * 3600)]
 
 
 def test_a_part_of_declared_size_signs_its_length(s3_store):
@@ -299,3 +302,32 @@ def test_delivery_urls_expire(s3_store):
     signed_at = datetime.strptime(query["X-Amz-Date"][0], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
     assert abs(signed_at.timestamp() - time.time()) < 60
     assert query["response-content-type"] == ["application/pdf"]
+
+
+# ------------------------------------------------------------------ copies
+
+
+def test_a_copy_is_made_inside_the_bucket(s3_store):
+    source, target = new_key("incoming", ""), new_key("lessons", "pdf")
+    s3_store.put(source, b"%PDF-1.4 copied", "application/pdf")
+    s3_store.copy(source, target)
+    assert _object(s3_store, target) == b"%PDF-1.4 copied"
+    assert _object(s3_store, source) == b"%PDF-1.4 copied"
+    with pytest.raises(FileNotFoundError):
+        s3_store.copy(new_key("incoming", ""), new_key("lessons", "pdf"))
+    with pytest.raises(ValueError):
+        s3_store.copy(source, "../elsewhere")
+
+
+def test_a_copy_past_the_single_copy_limit_goes_by_parts(s3_store, bucket_client):
+    """Above 5 GiB S3 copies only by parts (UploadPartCopy); the limits are lowered here
+    so a few MiB show it."""
+    data = os.urandom(2 * PART_MIN + 4321)
+    source, target = new_key("incoming", ""), new_key("lessons", "mp4")
+    s3_store.put(source, data, "video/mp4")
+    s3_store.copy_single_max, s3_store.copy_part_size = PART_MIN, PART_MIN
+    s3_store.copy(source, target)
+    assert hashlib.sha256(_object(s3_store, target)).digest() == hashlib.sha256(data).digest()
+    head = bucket_client.head_object(Bucket=s3_store.bucket, Key=target)
+    assert head["ContentType"] == "video/mp4" and head["ETag"].endswith('-3"')
+    assert bucket_client.list_multipart_uploads(Bucket=s3_store.bucket).get("Uploads") is None
