@@ -9,7 +9,7 @@ A subprocess rather than moto's in-process decorators: the code under test talks
 to it exactly as it would to S3 (signing, retries, streaming bodies, presigned URLs that
 a browser or `requests` fetches), and a crash in it cannot take the test process along.
 
-What moto checks and what it does not (moto 5.x; tests/media/ rely on this list):
+What moto checks and what it does not (moto 5.x; tests/storage/ rely on this list):
 - it answers CORS preflights from the bucket's CORS rules (an origin not allowed gets
   403) and exposes the headers the rule names, so a browser can read a part's ETag;
 - it does NOT verify presigned URLs: neither their signature nor their expiry;

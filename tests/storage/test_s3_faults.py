@@ -18,7 +18,7 @@ import pytest
 
 from app.media.s3 import PART_MIN, UploadNotFound
 from app.media.storage import StorageError, StorageUnavailable, new_key
-from tests.media.conftest import s3_storage
+from tests.storage.conftest import s3_storage
 from tests.support.s3 import free_port
 
 

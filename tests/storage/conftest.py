@@ -1,9 +1,10 @@
-"""Media storage tests: both engines, the S3 one against moto_server (tests/support/s3.py),
+"""Storage engine tests: both engines, the S3 one against moto_server (tests/support/s3.py),
 faults injected by a proxy in front of it (tests/support/fault_proxy.py).
 
 Tests that use an S3-API server (`s3_server`, or test_deploy_aws.py's `iam_server`) are
-marked `s3`. Apps here use SQLite only: storage
-does not touch the relational database, so PostgreSQL would only double the run time.
+marked `s3`. Apps here use SQLite only: storage does not touch the relational database,
+so PostgreSQL would only double the run time. (tests/media/ tests the upload domain
+built on these engines.)
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ import pytest
 
 from app.media.s3 import PART_MIN
 from app.media.storage import new_key
-from tests.media.conftest import s3_storage
+from tests.storage.conftest import s3_storage
 
 pytestmark = pytest.mark.e2e
 

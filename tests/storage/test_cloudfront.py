@@ -26,7 +26,7 @@ from app.media.cloudfront import (
 )
 from app.media.s3 import S3Storage
 from app.media.storage import new_key
-from tests.media.conftest import s3_storage
+from tests.storage.conftest import s3_storage
 
 DOMAIN = "media.example.org"
 KEY_ID = "K2JCJMDEHXQW5F"
