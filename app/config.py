@@ -10,6 +10,7 @@ signs anything.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -104,6 +105,19 @@ class Settings:
     worker_heartbeat_retention_hours: int = 24
     demo_seed: bool = True
     trash_retention_days: int = 30
+    # media storage: a folder under DATA_DIR unless S3_BUCKET is set (docs/operations.md)
+    s3_bucket: str = ""
+    s3_region: str = ""
+    s3_endpoint_url: str = ""  # an S3-compatible store (MinIO, moto); empty: AWS
+    s3_public_endpoint_url: str = ""  # the store's address as browsers reach it
+    s3_access_key_id: str = ""  # empty: boto3's chain (environment, files, instance role)
+    s3_secret_access_key: str = ""
+    s3_max_attempts: int = 4
+    cloudfront_domain: str = ""
+    cloudfront_key_id: str = ""
+    cloudfront_private_key: str = ""  # PEM text
+    cloudfront_private_key_file: str = ""
+    media_accel_redirect: str = ""  # local store behind nginx: e.g. /_protected/
     # gunicorn (gunicorn.conf.py reads these too)
     gunicorn_bind: str = ""  # default 127.0.0.1:$PORT
     web_concurrency: int = 1  # processes; the embedded default needs exactly one
@@ -177,6 +191,7 @@ class Settings:
         self._check_uploads()
         if self.trash_retention_days < 1:
             raise ConfigError("TRASH_RETENTION_DAYS must be at least 1")
+        self._check_media_storage()
         if not self.production:
             return
         for name, value in (
@@ -210,6 +225,69 @@ class Settings:
                 raise ConfigError(f"{name} must be between 1 and {S3_PARTS_MAX * CHUNK_MAX}")
         if self.upload_abandon_hours < 1 or self.media_url_hours < 1:
             raise ConfigError("UPLOAD_ABANDON_HOURS and MEDIA_URL_HOURS must be at least 1")
+
+    def _check_media_storage(self) -> None:
+        """S3, CloudFront and X-Accel-Redirect settings that cannot work together."""
+        if self.s3_bucket:
+            if not re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", self.s3_bucket):
+                raise ConfigError("S3_BUCKET is not a valid bucket name")
+            if not self.s3_region:
+                raise ConfigError(
+                    "S3_BUCKET needs S3_REGION (the bucket's region; us-east-1 for most "
+                    "S3-compatible stores)"
+                )
+        for name, url in (
+            ("S3_ENDPOINT_URL", self.s3_endpoint_url),
+            ("S3_PUBLIC_ENDPOINT_URL", self.s3_public_endpoint_url),
+        ):
+            if url and not re.fullmatch(r"https?://[^/\s]+/?", url):
+                raise ConfigError(f"{name} must be http(s)://host[:port], got {url!r}")
+        if bool(self.s3_access_key_id) != bool(self.s3_secret_access_key):
+            raise ConfigError("S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY go together")
+        if not 1 <= self.s3_max_attempts <= 20:
+            raise ConfigError("S3_MAX_ATTEMPTS must be 1 to 20")
+        browser_endpoint = self.s3_public_endpoint_url or self.s3_endpoint_url
+        if self.production and self.s3_bucket and browser_endpoint.startswith("http://"):
+            # An https page may not upload to, or embed media from, a plain http address.
+            raise ConfigError(
+                "in production browsers must reach the store over https: "
+                "set S3_PUBLIC_ENDPOINT_URL to an https:// address"
+            )
+        cloudfront = (
+            self.cloudfront_domain,
+            self.cloudfront_key_id,
+            self.cloudfront_private_key,
+            self.cloudfront_private_key_file,
+        )
+        if any(cloudfront):
+            self._check_cloudfront()
+        if self.media_accel_redirect:
+            if self.s3_bucket:
+                raise ConfigError("MEDIA_ACCEL_REDIRECT is for the local store, not S3")
+            prefix = self.media_accel_redirect
+            if not re.fullmatch(r"/(?:[A-Za-z0-9_.-]+/)+", prefix) or ".." in prefix:
+                raise ConfigError("MEDIA_ACCEL_REDIRECT must be a path like /_protected/")
+
+    def _check_cloudfront(self) -> None:
+        from app.media.cloudfront import CloudFrontKeyError, read_private_key
+
+        if not self.s3_bucket:
+            raise ConfigError("CLOUDFRONT_* needs S3_BUCKET: CloudFront serves the bucket")
+        if not self.cloudfront_domain or not self.cloudfront_key_id:
+            raise ConfigError("CloudFront needs CLOUDFRONT_DOMAIN and CLOUDFRONT_KEY_ID")
+        if not re.fullmatch(r"[A-Za-z0-9.-]+", self.cloudfront_domain):
+            raise ConfigError(
+                "CLOUDFRONT_DOMAIN is a host name such as d111111abcdef8.cloudfront.net "
+                "(no https://, no path)"
+            )
+        if bool(self.cloudfront_private_key) == bool(self.cloudfront_private_key_file):
+            raise ConfigError(
+                "CloudFront needs one of CLOUDFRONT_PRIVATE_KEY or CLOUDFRONT_PRIVATE_KEY_FILE"
+            )
+        try:
+            read_private_key(self.cloudfront_private_key, self.cloudfront_private_key_file)
+        except CloudFrontKeyError as exc:
+            raise ConfigError(f"CloudFront private key: {exc}") from exc
 
     def to_flask(self) -> dict[str, Any]:
         """Flask config for these settings: every setting under its own name upper-cased

@@ -34,6 +34,7 @@ from app.accounts.serializers import avatar_url
 from app.courses import rules as course_rules
 from app.errors import Conflict, LecternError, RateLimited, Unauthenticated, ValidationFailed
 from app.extensions import client_address, db, login_manager
+from app.media.storage import StorageUnavailable
 from app.policies import can
 from app.security import start_session_clock
 
@@ -244,6 +245,7 @@ _TITLES = {
     422: ("Not valid", "Some of what you sent is not valid."),
     429: ("Slow down", "Too many attempts. Wait a little and try again."),
     500: ("Something went wrong", "We have been told. Please try again in a moment."),
+    503: ("Unavailable", "Part of the site is not answering just now. Try again in a moment."),
 }
 _CODES = {
     400: "bad_request",
@@ -257,6 +259,7 @@ _CODES = {
     422: "invalid",
     429: "rate_limited",
     500: "internal_error",
+    503: "unavailable",
 }
 
 
@@ -302,6 +305,13 @@ def register_error_pages(app: Flask) -> None:
     def domain_error(exc: LecternError) -> Response:
         retry = exc.retry_after if isinstance(exc, RateLimited) else None
         return error_response(exc.status, exc.message, exc.code, exc.fields, retry)
+
+    @app.errorhandler(StorageUnavailable)
+    def storage_unavailable(exc: StorageUnavailable) -> Response:
+        log.warning("storage unavailable", extra={"error": str(exc)[:300]})
+        return error_response(
+            503, "File storage is not answering just now. Try again in a moment.", retry_after=30
+        )
 
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError) -> Response:

@@ -473,3 +473,30 @@ def browser() -> Iterator[Any]:
             yield chromium
         finally:
             chromium.close()
+
+
+# ------------------------------------------------------------------ the S3-API server
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """One moto_server process for the session (tests/support/s3.py); every test makes
+    its own bucket, so tests never see each other's objects."""
+    from tests.support.s3 import MotoError, MotoServer
+
+    server = MotoServer(tmp_path_factory.mktemp("moto"))
+    try:
+        server.start()
+    except (MotoError, OSError) as exc:
+        require_service("S3-API server (moto_server)", str(exc))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def s3_bucket(s3_server: Any) -> str:
+    """A fresh bucket with the CORS rule browser uploads need (PUT, POST, GET from any
+    origin; ETag exposed)."""
+    return str(s3_server.make_bucket())

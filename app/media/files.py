@@ -59,9 +59,19 @@ def sniff(head: bytes) -> Sniffed:
     return BINARY
 
 
-# The stored types a browser shows in the page (played, or in a frame); every other type
-# is offered as a download.
-INLINE_TYPES = ("pdf", "mp4", "webm", "ogg", "mp3", "png", "jpg")
+# The stored types a browser shows in the page (played, shown, or in a frame), with the
+# type they are served as; every other type is offered as a download
+# (app/media/delivery.py `present`).
+INLINE_TYPES = {
+    "pdf": "application/pdf",
+    "mp4": "video/mp4",
+    "webm": "video/webm",
+    "ogg": "audio/ogg",
+    "mp3": "audio/mpeg",
+    "png": "image/png",
+    "jpg": "image/jpeg",
+    "webp": "image/webp",
+}
 TEXT = Sniffed("text", "text/plain", "txt")
 BINARY = Sniffed("binary", "application/octet-stream", "bin")
 # The Content-Type each stored type is served with.

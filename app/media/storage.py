@@ -49,6 +49,22 @@ class TooLarge(ValueError):
     """A stream went past the size it was allowed; nothing was stored."""
 
 
+class StorageError(RuntimeError):
+    """The store refused an operation (access denied, no such bucket, …): a fault of
+    configuration or of the store, never of the caller's input. `code` and `status` are
+    the store's own (S3's error code and HTTP status), for logs and for engines that
+    must tell "not there" from "broken"."""
+
+    def __init__(self, message: str, code: str = "", status: int = 0):
+        super().__init__(message)
+        self.code, self.status = code, status
+
+
+class StorageUnavailable(StorageError):
+    """The store kept failing (5xx, SlowDown, timeouts) through every retry. Nothing
+    half-written was left behind; trying again later may work."""
+
+
 @dataclass(frozen=True)
 class StoredObject:
     key: str
@@ -58,9 +74,23 @@ class StoredObject:
 
 def check_key(key: str) -> str:
     """`key` if it is one Lectern could have made, else ValueError (never a path)."""
-    if not isinstance(key, str) or len(key) > KEY_MAX or not _KEY.match(key):
+    if not isinstance(key, str) or len(key) > KEY_MAX or not _KEY.fullmatch(key):
         raise ValueError("malformed storage key")
     return key
+
+
+# Each part ends in "/" except perhaps the last, so the pattern cannot backtrack.
+_PREFIX = re.compile(r"^(?:[a-z0-9][a-z0-9_.-]*/)*(?:[a-z0-9][a-z0-9_.-]*)?$")
+
+
+def check_prefix(prefix: str) -> str:
+    """`prefix` if it could start a key ("", "lessons/", "renditions/ab12"), else
+    ValueError."""
+    if not isinstance(prefix, str) or len(prefix) > KEY_MAX or not _PREFIX.fullmatch(prefix):
+        raise ValueError("malformed storage key prefix")
+    if ".." in prefix:
+        raise ValueError("malformed storage key prefix")
+    return prefix
 
 
 def new_key(prefix: str, extension: str = "") -> str:
@@ -99,7 +129,7 @@ class Storage(Protocol):
         """Remove the object; nothing happens if it is not there."""
 
     def list(self, prefix: str) -> Iterator[StoredObject]:
-        """Every object whose key starts with `prefix`."""
+        """Every object whose key starts with `prefix` (ValueError if no key could)."""
         ...
 
     def copy(self, source: str, target: str) -> None:
@@ -201,6 +231,7 @@ class LocalStorage:
         return size
 
     def list(self, prefix: str) -> Iterator[StoredObject]:
+        check_prefix(prefix)
         base = self.root / prefix.split("/")[0] if prefix else self.root
         if not base.is_dir():
             return

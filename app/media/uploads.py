@@ -401,6 +401,22 @@ def part_count(upload: MediaUpload) -> int:
     return -(-upload.size // upload.part_size) if upload.part_size else 0
 
 
+def _part_bytes(upload: MediaUpload, number: int) -> int:
+    """The size of part `number`: the part size, the last one what is left."""
+    return min(upload.part_size, upload.size - (number - 1) * upload.part_size)
+
+
+def _bucket_parts(upload: MediaUpload) -> list[Any]:
+    """The parts the bucket holds; Conflict if the bucket has no such upload any more."""
+    from app.media.s3 import UploadNotFound
+
+    try:
+        return list(_s3().list_parts(upload.key, upload.s3_upload_id))
+    except UploadNotFound as exc:
+        _discard_upload(upload, "aborted", "The bucket no longer has this upload.")
+        raise Conflict("This upload is gone from storage; start it again.") from exc
+
+
 def sign_parts(upload: MediaUpload, numbers: Any) -> dict[int, str]:
     """Presigned URLs for the browser to PUT these parts straight to the bucket."""
     _writable(upload)
@@ -414,8 +430,12 @@ def sign_parts(upload: MediaUpload, numbers: Any) -> dict[int, str]:
             raise ValidationFailed(f"Part numbers run from 1 to {last}.")
     store = _s3()
     seconds = int(current_app.config["UPLOAD_ABANDON_HOURS"]) * 3600
+    # Each URL is signed for its part's exact size: the bucket refuses any other body.
     urls = {
-        n: store.sign_part(upload.key, upload.s3_upload_id, n, seconds=seconds) for n in numbers
+        n: store.sign_part(
+            upload.key, upload.s3_upload_id, n, seconds=seconds, size=_part_bytes(upload, n)
+        )
+        for n in numbers
     }
     _touch(upload, upload.received or 0)
     return urls
@@ -424,7 +444,7 @@ def sign_parts(upload: MediaUpload, numbers: Any) -> dict[int, str]:
 def uploaded_parts(upload: MediaUpload) -> list[dict[str, Any]]:
     """The parts the bucket holds, so a resumed upload sends only the others."""
     _writable(upload)
-    parts = _s3().list_parts(upload.key, upload.s3_upload_id)
+    parts = _bucket_parts(upload)
     _touch(upload, sum(p.size for p in parts))
     return [{"number": p.number, "size": p.size, "etag": p.etag} for p in parts]
 
@@ -445,7 +465,7 @@ def complete_parts(upload: MediaUpload) -> MediaUpload:
     if upload.transport != "s3-multipart":
         raise Conflict("This upload does not take parts.")
     store = _s3()
-    held = {p.number: p for p in store.list_parts(upload.key, upload.s3_upload_id)}
+    held = {p.number: p for p in _bucket_parts(upload)}
     expected = range(1, part_count(upload) + 1)
     missing = [n for n in expected if n not in held]
     if missing:
@@ -453,7 +473,17 @@ def complete_parts(upload: MediaUpload) -> MediaUpload:
     if sum(held[n].size for n in expected) != upload.size:
         raise Conflict("The parts do not add up to the file's declared size.")
     # The bucket's own list is the truth (the client's ETags could be anything).
-    store.complete_multipart(upload.key, upload.s3_upload_id, [(n, held[n].etag) for n in expected])
+    from app.media.s3 import PartsRejected, UploadNotFound
+
+    try:
+        store.complete_multipart(
+            upload.key, upload.s3_upload_id, [(n, held[n].etag) for n in expected]
+        )
+    except PartsRejected as exc:
+        raise Conflict(f"The bucket refused to join the parts: {exc}") from exc
+    except UploadNotFound as exc:
+        _discard_upload(upload, "aborted", "The bucket no longer has this upload.")
+        raise Conflict("This upload is gone from storage; start it again.") from exc
     _finish_stored(upload)
     return upload
 

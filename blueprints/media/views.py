@@ -1,16 +1,39 @@
-"""Serves locally stored media with safe headers: avatars and covers publicly, lesson
-files only through a signed, expiring URL."""
+"""Serves stored media with safe headers: avatars and covers publicly, lesson files only
+through a signed, expiring URL.
+
+With the local store the app sends the bytes itself, or (MEDIA_ACCEL_REDIRECT) checks
+the request and hands the sending to nginx with `X-Accel-Redirect`, so a long video
+download does not hold a web worker. With S3 it redirects to a presigned or CloudFront
+signed URL.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, redirect, request, send_file
+from flask import Blueprint, Response, abort, current_app, redirect, request, send_file
 
-from app.media.files import check_signature, content_disposition, download_name
+from app.media.delivery import Presentation, UrlMemo, extension, present
+from app.media.files import check_signature
 from app.media.storage import LocalStorage, Storage, check_key, storage
 
 bp = Blueprint("media", __name__, url_prefix="/media")
 
-_TYPES = {"webp": "image/webp", "png": "image/png", "jpg": "image/jpeg"}
+PUBLIC_URL_SECONDS = 24 * 3600
+# A public object's delivery URL is reused for an hour, so browsers and CDNs can cache
+# the image behind it (app/media/delivery.py UrlMemo).
+PUBLIC_URL_REUSE = 3600
+# The lifetime of the URL a lesson file redirects to (S3, CloudFront). A video element
+# keeps using the URL it was redirected to for its later range requests, so this must
+# outlast a long lesson with pauses, or seeking would fail half-way through.
+LESSON_URL_SECONDS = 4 * 3600
+
+
+def _public_urls() -> UrlMemo:
+    memo = current_app.extensions.get("public_media_urls")
+    if memo is None:
+        memo = current_app.extensions["public_media_urls"] = UrlMemo(
+            PUBLIC_URL_SECONDS, PUBLIC_URL_REUSE
+        )
+    return memo  # type: ignore[no-any-return]
 
 
 @bp.route("/avatars/<name>")
@@ -19,24 +42,10 @@ def avatar(name: str) -> Response:
     return _serve_public(f"avatars/{name}")
 
 
-_LESSON_TYPES = {
-    "pdf": "application/pdf",
-    "mp4": "video/mp4",
-    "webm": "video/webm",
-    "ogg": "audio/ogg",
-    "mp3": "audio/mpeg",
-    "png": "image/png",
-    "jpg": "image/jpeg",
-}
-
-
 @bp.route("/covers/<name>")
 def cover(name: str) -> Response:
     """A course cover image by its random key."""
     return _serve_public(f"covers/{name}")
-
-
-PUBLIC_URL_SECONDS = 24 * 3600
 
 
 def _local(store: Storage, key: str) -> LocalStorage | None:
@@ -53,20 +62,37 @@ def _local(store: Storage, key: str) -> LocalStorage | None:
     return store
 
 
+def _send(local: LocalStorage, key: str, shown: Presentation, **options: object) -> Response:
+    """The file's bytes, or with MEDIA_ACCEL_REDIRECT an empty answer telling nginx which
+    file to send (its `internal` location maps the prefix onto the media folder)."""
+    accel = current_app.config.get("MEDIA_ACCEL_REDIRECT")
+    if accel:
+        response = Response(b"", mimetype=shown.content_type)
+        response.headers["X-Accel-Redirect"] = f"{accel}{key}"
+    else:
+        response = send_file(
+            local.path_for(key),
+            mimetype=shown.content_type,
+            conditional=True,
+            **options,  # type: ignore[arg-type]
+        )
+    response.headers["Content-Disposition"] = shown.disposition
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
 def _serve_public(key: str) -> Response:
     store = storage()
     local = _local(store, key)
     if local is None:
-        return redirect(store.delivery_url(key, seconds=PUBLIC_URL_SECONDS))  # type: ignore[return-value]
-    ext = key.rsplit(".", 1)[-1]
-    response = send_file(
-        local.path_for(key),
-        mimetype=_TYPES.get(ext, "application/octet-stream"),
-        max_age=86400,
-        conditional=True,
-    )
-    response.headers["Content-Disposition"] = "inline"
-    response.headers["X-Content-Type-Options"] = "nosniff"
+        url, fresh_for = _public_urls().get(
+            key, lambda seconds: store.delivery_url(key, seconds=seconds)
+        )
+        response = redirect(url)
+        # The redirect may be cached as long as its target is reused, no longer.
+        response.headers["Cache-Control"] = f"public, max-age={fresh_for}"
+        return response  # type: ignore[return-value]
+    response = _send(local, key, present(key), max_age=86400)
     response.headers["Cache-Control"] = "public, max-age=86400, immutable"
     return response
 
@@ -80,20 +106,20 @@ def lesson_file(name: str) -> Response:
     args = request.args
     if not check_signature(key, args.get("expires"), args.get("signature"), offered):
         abort(403)
-    ext = name.rsplit(".", 1)[-1]
     store = storage()
     local = _local(store, key)
+    # The uploaded file's name (never the storage key); types not shown inline download.
+    shown = present(key, offered, inline=True)
     if local is None:
-        inline = ext in _LESSON_TYPES
-        url = store.delivery_url(key, seconds=300, filename=offered or None, inline=inline)
-        return redirect(url)  # type: ignore[return-value]
-    mimetype = _LESSON_TYPES.get(ext, "application/octet-stream")
-    response = send_file(local.path_for(key), mimetype=mimetype, conditional=True)
-    # The uploaded file's name (never the storage key); other types download, never render.
-    kind = "inline" if ext in _LESSON_TYPES else "attachment"
-    response.headers["Content-Disposition"] = content_disposition(kind, download_name(offered, ext))
+        url = store.delivery_url(
+            key, seconds=LESSON_URL_SECONDS, filename=offered, inline=shown.inline
+        )
+        response = redirect(url)
+        response.headers["Cache-Control"] = "no-store"  # the URL inside expires soon
+        return response  # type: ignore[return-value]
+    response = _send(local, key, shown)
     response.headers["Cache-Control"] = "private, max-age=300"
-    if ext == "pdf":  # shown in the lesson page's frame, so allow that one framing
+    if extension(key) == "pdf":  # shown in the lesson page's frame, so allow that one framing
         response.headers["Content-Security-Policy"] = "default-src 'none'; frame-ancestors 'self'"
         response.headers["X-Frame-Options"] = "SAMEORIGIN"
     return response
