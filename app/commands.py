@@ -145,6 +145,22 @@ def media_orphans(delete: bool, grace_hours: int) -> None:
     click.echo(f"{verb} {len(found)} orphaned file(s), {total}.")
 
 
+@media_cli.command("prepare-bucket")
+@click.option("--create", is_flag=True, help="Create S3_BUCKET first if it does not exist.")
+def media_prepare_bucket(create: bool) -> None:
+    """Give S3_BUCKET the CORS rule browser uploads need (from PUBLIC_URL and
+    ALLOWED_ORIGINS) and the lifecycle rule that drops abandoned multipart uploads.
+    Needs credentials that may configure the bucket (not the app's own)."""
+    from app.media.bucket_setup import prepare
+
+    store = current_app.extensions["storage"]
+    if store.engine != "s3":
+        raise click.ClickException("S3_BUCKET is not set: the local store needs no preparing.")
+    origins = [current_app.config["PUBLIC_URL"], *current_app.config["ALLOWED_ORIGINS"]]
+    for line in prepare(store.client, store.bucket, origins, create=create):
+        click.echo(line)
+
+
 courses_cli = AppGroup("courses", help="Manage courses.")
 
 

@@ -271,3 +271,26 @@ def test_a_plain_form_posts_straight_to_the_bucket(studio, app, bucket, proxy):
     token = parse_qs(urlsplit(back).query)["token"][0]
     forged = studio.client.get(path.replace(token, token[:-3] + "abc"))
     assert forged.status_code == 404
+
+
+def test_prepare_bucket_applies_the_rules_the_docs_show(app, runner, s3_server):
+    import json
+    from pathlib import Path
+
+    from app.media.bucket_setup import cors_rules, lifecycle_rules
+
+    aws = Path(__file__).resolve().parents[2] / "deploy" / "aws"
+    assert json.loads((aws / "cors.json").read_text()) == cors_rules(["https://learn.example.org"])
+    assert json.loads((aws / "lifecycle.json").read_text()) == lifecycle_rules()
+    app.config["S3_BUCKET"] = bucket = "lectern-prepared"
+    app.extensions["storage"].bucket = bucket
+    done = runner.invoke(args=["media", "prepare-bucket", "--create"])
+    assert done.exit_code == 0, done.output
+    assert "created bucket lectern-prepared" in done.output
+    raw = s3_server.client()
+    (rule,) = raw.get_bucket_cors(Bucket=bucket)["CORSRules"]
+    assert rule["AllowedOrigins"] == [app.config["PUBLIC_URL"]] and rule["ExposeHeaders"] == [
+        "ETag"
+    ]
+    again = runner.invoke(args=["media", "prepare-bucket", "--create"])
+    assert "created" not in again.output  # safe to run again
