@@ -204,6 +204,9 @@ class Course(Document):
     review_note = StringField(default="")
     sections = EmbeddedDocumentListField(Section)
     trash = EmbeddedDocumentListField(TrashItem)  # deleted sections and lessons, restorable
+    # Bumped by every write of the outline (save_outline, set_lesson_fields), so a save made
+    # from a stale read is noticed and redone on fresh data (app/courses/outline.py).
+    version = IntField(default=0)
     lesson_count = IntField(default=0)
     duration_minutes = IntField(default=0)
     enrollment_count = IntField(default=0)

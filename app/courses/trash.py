@@ -158,7 +158,7 @@ def purge_trash() -> Purged:
             if as_utc(item.deleted_at) >= cutoff:
                 continue
             pulled = Course.objects(id=course.id).update_one(
-                __raw__={"$pull": {"trash": {"id": item.id}}}
+                __raw__={"$pull": {"trash": {"id": item.id}}, "$inc": {"version": 1}}
             )
             if pulled:
                 removed.append(item)
