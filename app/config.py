@@ -87,6 +87,7 @@ class Settings:
     ratelimit_verify_account: str = "5 per hour"
     ratelimit_refresh: str = "300 per hour"
     ratelimit_refresh_account: str = "60 per hour"
+    ratelimit_upload_start: str = "200 per hour"  # uploads an instructor starts
     mail_from: str = "Lectern <no-reply@lectern.local>"
     log_level: str = "INFO"
     event_bus: str = ""

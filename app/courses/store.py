@@ -68,9 +68,9 @@ def drop_all() -> None:
     from app.courses import documents
     from app.courses.catalog import CatalogFacets
     from app.courses.outbox import DocOutboxEvent
-    from app.media.documents import MediaUpload
+    from app.media.documents import MediaUpload, QuotaLock
 
-    for model in (*documents.ALL, CatalogFacets, DocOutboxEvent, MediaUpload):
+    for model in (*documents.ALL, CatalogFacets, DocOutboxEvent, MediaUpload, QuotaLock):
         model.drop_collection()
 
 

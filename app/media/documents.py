@@ -32,6 +32,7 @@ class MediaUpload(Document):
     size = IntField(required=True, min_value=1)  # declared when it started
     key = StringField(required=True)  # where the complete file goes
     s3_upload_id = StringField()  # the bucket's multipart upload
+    source_key = StringField()  # a plain form's object in the bucket, before it is checked
     part_size = IntField()
     received = IntField(default=0)  # bytes stored so far (last seen, for the studio)
     state = StringField(choices=UPLOAD_STATES, default="uploading")
@@ -42,7 +43,12 @@ class MediaUpload(Document):
 
     meta = {
         "collection": "media_uploads",
-        "indexes": [("course_id", "lesson_id"), ("owner_id", "state"), ("state", "active_at")],
+        "indexes": [
+            ("course_id", "lesson_id"),
+            ("owner_id", "state"),
+            ("state", "active_at"),
+            "source_key",
+        ],
     }
 
     @property
@@ -52,3 +58,14 @@ class MediaUpload(Document):
     def expires_at(self, abandon_after: timedelta) -> datetime:
         """When the sweep removes it if no more bytes come."""
         return as_utc(self.active_at) + abandon_after
+
+
+class QuotaLock(Document):
+    """Held by the request starting an upload for an instructor (app/media/uploads.py
+    `quota_lock`), so two starts at once cannot both take the last of the quota."""
+
+    id = StringField(primary_key=True)  # the instructor's id
+    token = StringField(required=True)
+    held_until = DateTimeField(required=True)
+
+    meta = {"collection": "media_quota_locks"}

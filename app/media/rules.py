@@ -45,7 +45,8 @@ IMAGE_TYPES = ("png", "jpg")  # re-encoded when they complete, so held in memory
 # ---------------------------------------------------------------- states
 
 # An upload in progress, then what became of it.
-UPLOAD_STATES = ("uploading", "complete", "failed", "aborted")
+UPLOAD_STATES = ("uploading", "finishing", "complete", "failed", "aborted")
+UPLOAD_RECORD_DAYS = 30  # how long a finished upload's record is kept
 # How the bytes travel: tus to the app (local store), presigned multipart parts straight
 # to the bucket (S3), or one plain form post (no JavaScript) to either.
 TRANSPORTS = ("tus", "s3-multipart", "form", "s3-form")

@@ -228,6 +228,7 @@ class LocalStorage:
         target.parent.mkdir(parents=True, exist_ok=True)
         size = path.stat().st_size
         shutil.move(path, target)
+        target.chmod(0o644)  # like every stored file (a staging file is the owner's only)
         return size
 
     def list(self, prefix: str) -> Iterator[StoredObject]:

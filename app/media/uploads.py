@@ -23,7 +23,9 @@ import fcntl
 import logging
 import os
 import re
+import secrets
 import shutil
+import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -32,6 +34,7 @@ from typing import IO, Any
 
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+from mongoengine.errors import NotUniqueError
 
 from app.courses.documents import Course, Lesson, Media
 from app.courses.outbox import record_course_event
@@ -39,10 +42,11 @@ from app.courses.outline import find_lesson, set_lesson_fields
 from app.courses.policies import EDIT_ONLY
 from app.errors import Conflict, NotFound, TooLarge, ValidationFailed
 from app.media import rules
-from app.media.documents import MediaUpload
+from app.media.documents import MediaUpload, QuotaLock
 from app.media.files import IMAGE_MAX_BYTES, Sniffed, sniff
 from app.media.storage import CHUNK, LocalStorage, Readable, new_key, storage
 from app.policies import can, require
+from app.ratelimits import consume_account_limit
 from app.text import format_bytes
 from app.timeutil import utcnow
 
@@ -94,7 +98,11 @@ def usage(owner_id: str) -> int:
 def form_limit(course: Course, lesson: Lesson) -> tuple[int, str]:
     """The largest file a plain form may bring into this lesson, and why: its kind's
     limit, or less if the quota has less room (the request is cut off with a 413)."""
-    left = max(0, quota_for(course.instructor.id) - usage(course.instructor.id))
+    arriving = MediaUpload.objects(
+        course_id=str(course.id), lesson_id=lesson.id, state="uploading"
+    ).only("size")
+    freed = sum(u.size for u in arriving)  # a new file replaces what is on its way
+    left = max(0, quota_for(course.instructor.id) - usage(course.instructor.id) + freed)
     limit = max_bytes(lesson.kind)
     if left < limit:
         return left, "what is left of the storage quota"
@@ -163,13 +171,8 @@ def start(
             f"This file is {format_bytes(size)}; a {lesson.kind} lesson takes at most "
             f"{format_bytes(limit)}."
         )
+    consume_account_limit("upload-start", "RATELIMIT_UPLOAD_START", str(actor.id))
     owner = course.instructor.id
-    earlier = list(
-        MediaUpload.objects(course_id=str(course.id), lesson_id=lesson.id, state="uploading")
-    )
-    _check_quota(owner, size, replacing=sum(u.size for u in earlier))  # theirs is freed
-    for upload_before in earlier:
-        _discard_upload(upload_before, "aborted", "Replaced by a newer upload.")
     upload = MediaUpload(
         owner_id=owner,
         started_by=str(actor.id),
@@ -181,11 +184,21 @@ def start(
         size=size,
         key=new_key("lessons", ext if ext != rules.ANY_FILE else "bin"),
     )
-    if transport == "s3-multipart":
-        store = _s3()
-        upload.part_size = rules.part_size(size, current_app.config["UPLOAD_CHUNK_BYTES"])
-        upload.s3_upload_id = store.create_multipart(upload.key, _content_type(ext))
-    upload.save(force_insert=True)
+    with quota_lock(owner):  # the check and the record that uses the room, together
+        earlier = list(
+            MediaUpload.objects(course_id=str(course.id), lesson_id=lesson.id, state="uploading")
+        )
+        _check_quota(owner, size, replacing=sum(u.size for u in earlier))  # theirs is freed
+        if transport == "s3-multipart":
+            store = _s3()
+            upload.part_size = rules.part_size(size, current_app.config["UPLOAD_CHUNK_BYTES"])
+            upload.s3_upload_id = store.create_multipart(upload.key, _content_type(ext))
+        upload.save(force_insert=True)
+    for upload_before in earlier:  # only now: a refused start leaves them alone
+        try:
+            _discard_upload(upload_before, "aborted", "Replaced by a newer upload.")
+        except Busy:
+            pass  # finishing a chunk right now: it is swept once abandoned
     pending = Media(
         filename=name, size=size, status="uploading", upload_id=upload.id, content_type=""
     )
@@ -197,10 +210,45 @@ def start(
     return upload
 
 
+@contextmanager
+def quota_lock(owner_id: str) -> Iterator[None]:
+    """One upload starts at a time per instructor, across every process: the quota is
+    checked and the upload that takes the room recorded before the next one looks.
+    A lock left by a crashed process expires after QUOTA_LOCK_SECONDS."""
+    token = secrets.token_hex(8)
+    deadline = time.monotonic() + QUOTA_LOCK_WAIT
+    while True:
+        now = utcnow()
+        lease = now + timedelta(seconds=QUOTA_LOCK_SECONDS)
+        try:
+            QuotaLock(id=owner_id, token=token, held_until=lease).save(force_insert=True)
+            break
+        except NotUniqueError:
+            taken = QuotaLock.objects(id=owner_id, held_until__lt=now).update_one(
+                set__token=token, set__held_until=lease
+            )
+            if taken:
+                break
+        if time.monotonic() > deadline:
+            raise Busy("Another upload of yours is starting; try again in a moment.")
+        time.sleep(0.02)
+    try:
+        yield
+    finally:
+        QuotaLock.objects(id=owner_id, token=token).delete()
+
+
+QUOTA_LOCK_SECONDS = 30
+QUOTA_LOCK_WAIT = 5.0
+
+
 def cancel_course_uploads(course: Course) -> None:
     """Stop every upload on its way into the course (it is being deleted)."""
     for upload in MediaUpload.objects(course_id=str(course.id), state="uploading"):
-        _discard_upload(upload, "aborted", "The course was deleted.")
+        try:
+            _discard_upload(upload, "aborted", "The course was deleted.")
+        except Busy:
+            pass  # a chunk is arriving: once complete, it finds no lesson and is discarded
 
 
 # ---------------------------------------------------------------- finding
@@ -234,6 +282,8 @@ def lesson_upload(course: Course, lesson: Lesson) -> MediaUpload | None:
 def _writable(upload: MediaUpload) -> None:
     if upload.state == "complete":
         raise Conflict("This upload is already complete.")
+    if upload.state == "finishing":
+        raise Conflict("The file is being checked right now.")
     if upload.state != "uploading":
         raise Conflict(upload.error or "This upload was cancelled; start it again.")
 
@@ -248,9 +298,14 @@ def staging_path(upload_id: str) -> Path:
 
 
 @contextmanager
-def _locked(path: Path) -> Iterator[int]:
-    """The staging file, opened for writing and locked against a second writer."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+def _locked(path: Path, create: bool = True) -> Iterator[int | None]:
+    """The staging file, opened for writing and locked against a second writer (Busy
+    if one holds it). Without `create`, None when there is no such file."""
+    try:
+        fd = os.open(path, os.O_RDWR | (os.O_CREAT if create else 0), 0o600)
+    except FileNotFoundError:
+        yield None
+        return
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -264,7 +319,7 @@ def _locked(path: Path) -> Iterator[int]:
 def received_bytes(upload: MediaUpload) -> int:
     """Bytes stored so far: the staging file's size is the truth for tus (a request cut
     off halfway keeps what arrived)."""
-    if upload.state == "complete":
+    if upload.state in ("complete", "finishing"):
         return upload.size
     if upload.transport in ("tus", "form"):
         path = staging_path(upload.id)
@@ -286,6 +341,11 @@ def append(upload: MediaUpload, offset: Any, stream: Readable, length: int | Non
         raise TooLarge(f"This chunk goes past the file's declared size ({upload.size} bytes).")
     path = staging_path(upload.id)
     with _locked(path) as fd:
+        if fd is None:  # never: _locked creates the file
+            raise NotFound("No such upload.")
+        if not MediaUpload.objects(id=upload.id, state="uploading").count():
+            path.unlink(missing_ok=True)  # cancelled just before this chunk: opened anew
+            raise NotFound("This upload was cancelled; start it again.")
         current = os.fstat(fd).st_size
         if offset != current:
             raise Conflict(f"The upload is at byte {current}, not {offset}; resume from there.")
@@ -306,8 +366,27 @@ def append(upload: MediaUpload, offset: Any, stream: Readable, length: int | Non
         finally:
             _touch(upload, offset + written)
         if offset + written == upload.size:
-            _finish_staged(upload, path)
+            _finishing(upload, lambda: _finish_staged(upload, path))
     return offset + written
+
+
+def _finishing(upload: MediaUpload, finish: Callable[[], None]) -> None:
+    """Run `finish` (check the complete file, store it, tell the lesson) as the one
+    finisher: the upload turns `finishing`, which a cancel or a course deletion leaves
+    alone, so they cannot race it. If `finish` fails (the store is down, say), the
+    upload is `uploading` again and the client may retry."""
+    claimed = MediaUpload.objects(id=upload.id, state="uploading").update_one(
+        set__state="finishing", set__active_at=utcnow()
+    )
+    if not claimed:
+        raise Conflict("This upload was cancelled or is already being completed.")
+    upload.state = "finishing"
+    try:
+        finish()
+    except Exception:
+        if MediaUpload.objects(id=upload.id, state="finishing").update_one(set__state="uploading"):
+            upload.state = "uploading"
+        raise
 
 
 def _touch(upload: MediaUpload, received: int) -> None:
@@ -329,7 +408,7 @@ def receive_file(
     try:
         staged = staging_path(upload.id)
         shutil.move(path, staged)
-        _finish_staged(upload, staged)
+        _finishing(upload, lambda: _finish_staged(upload, staged))
     finally:
         path.unlink(missing_ok=True)
     return upload
@@ -475,16 +554,19 @@ def complete_parts(upload: MediaUpload) -> MediaUpload:
     # The bucket's own list is the truth (the client's ETags could be anything).
     from app.media.s3 import PartsRejected, UploadNotFound
 
-    try:
-        store.complete_multipart(
-            upload.key, upload.s3_upload_id, [(n, held[n].etag) for n in expected]
-        )
-    except PartsRejected as exc:
-        raise Conflict(f"The bucket refused to join the parts: {exc}") from exc
-    except UploadNotFound as exc:
-        _discard_upload(upload, "aborted", "The bucket no longer has this upload.")
-        raise Conflict("This upload is gone from storage; start it again.") from exc
-    _finish_stored(upload)
+    def finish() -> None:
+        try:
+            store.complete_multipart(
+                upload.key, upload.s3_upload_id, [(n, held[n].etag) for n in expected]
+            )
+        except PartsRejected as exc:
+            raise Conflict(f"The bucket refused to join the parts: {exc}") from exc
+        except UploadNotFound as exc:
+            _abort_finishing(upload, "The bucket no longer has this upload.")
+            raise Conflict("This upload is gone from storage; start it again.") from exc
+        _finish_stored(upload)
+
+    _finishing(upload, finish)
     return upload
 
 
@@ -533,7 +615,7 @@ def form_returned(actor: Any, course: Course, lesson_id: Any, key: Any) -> Media
     require(actor, "course.edit", course, EDIT_ONLY)
     if not isinstance(key, str) or not key.startswith("incoming/"):
         raise NotFound("No such upload.")
-    done = MediaUpload.objects(course_id=str(course.id), lesson_id=lesson_id, key=key).first()
+    done = MediaUpload.objects(course_id=str(course.id), source_key=key).first()
     if done is not None:
         return done
     store = _s3()
@@ -549,9 +631,9 @@ def form_returned(actor: Any, course: Course, lesson_id: Any, key: Any) -> Media
     except Exception:
         store.delete(key)  # refused: nothing of it stays in the bucket
         raise
-    upload.key = key  # kept under a name with its type's extension by _finish_stored
+    upload.key = upload.source_key = key  # moved to a `lessons/` key by _finish_stored
     upload.save()
-    _finish_stored(upload)
+    _finishing(upload, lambda: _finish_stored(upload))
     return upload
 
 
@@ -638,11 +720,12 @@ def _complete(upload: MediaUpload, size: int) -> None:
         upload_id=upload.id,
         uploaded_at=now,
     )
-    claimed = MediaUpload.objects(id=upload.id, state="uploading").update_one(
+    claimed = MediaUpload.objects(id=upload.id, state="finishing").update_one(
         set__state="complete", set__received=size, set__finished_at=now, set__key=upload.key
     )
-    if not claimed:
-        return  # a retry of a request that already completed it
+    if not claimed:  # the sweep gave up on it meanwhile: what was stored goes too
+        storage().delete(upload.key)
+        return
     upload.state, upload.received, upload.finished_at = "complete", size, now
     attached = set_lesson_fields(
         upload.course_id, upload.lesson_id, {"pending": media}, where={"upload_id": upload.id}
@@ -684,22 +767,48 @@ def _fail(upload: MediaUpload, reason: str) -> None:
 
 def cancel(upload: MediaUpload) -> None:
     """The uploader gave up (tus termination, the studio's Cancel): remove what arrived."""
+    if upload.state == "finishing":
+        raise Conflict("The file is being checked right now; it can no longer be cancelled.")
     if upload.state != "uploading":
         return
     _discard_upload(upload, "aborted", "Cancelled.")
 
 
 def _discard_upload(upload: MediaUpload, state: str, reason: str) -> None:
-    claimed = MediaUpload.objects(id=upload.id, state="uploading").update_one(
-        set__state=state, set__error=reason, set__finished_at=utcnow()
-    )
-    if not claimed:
-        return
-    upload.state, upload.error = state, reason
-    if upload.transport in ("tus", "form"):
-        staging_path(upload.id).unlink(missing_ok=True)
-    elif upload.transport == "s3-multipart" and upload.s3_upload_id:
+    """Stop an upload still arriving: Busy while a chunk of it is being written (the
+    caller may retry), nothing if it is already finishing or finished."""
+    path = staging_path(upload.id)
+    with _locked(path, create=False):  # waits for no chunk: Busy if one is arriving
+        claimed = MediaUpload.objects(id=upload.id, state="uploading").update_one(
+            set__state=state, set__error=reason, set__finished_at=utcnow()
+        )
+        if not claimed:
+            return
+        upload.state, upload.error = state, reason
+        path.unlink(missing_ok=True)
+    if upload.transport == "s3-multipart" and upload.s3_upload_id:
         _s3().abort_multipart(upload.key, upload.s3_upload_id)
+    _clear_pending(upload)
+
+
+def _abort_finishing(upload: MediaUpload, reason: str) -> None:
+    """Give up on an upload that was being completed (the bucket lost it, or its
+    process died): what was stored of it goes."""
+    if not MediaUpload.objects(id=upload.id, state="finishing").update_one(
+        set__state="aborted", set__error=reason, set__finished_at=utcnow()
+    ):
+        return
+    upload.state, upload.error = "aborted", reason
+    staging_path(upload.id).unlink(missing_ok=True)
+    storage().delete(upload.key)
+    if upload.source_key:
+        storage().delete(upload.source_key)
+    if upload.transport == "s3-multipart" and upload.s3_upload_id:
+        _s3().abort_multipart(upload.key, upload.s3_upload_id)
+    _clear_pending(upload)
+
+
+def _clear_pending(upload: MediaUpload) -> None:
     set_lesson_fields(
         upload.course_id,
         upload.lesson_id,
@@ -716,8 +825,18 @@ def sweep_abandoned(now: Any = None) -> int:
     cutoff = now - timedelta(hours=current_app.config["UPLOAD_ABANDON_HOURS"])
     swept = 0
     for upload in MediaUpload.objects(state="uploading", active_at__lt=cutoff):
-        _discard_upload(upload, "aborted", "Nothing arrived for too long; start again.")
+        try:
+            _discard_upload(upload, "aborted", "Nothing arrived for too long; start again.")
+        except Busy:
+            continue
         swept += 1
+    for upload in MediaUpload.objects(state="finishing", active_at__lt=cutoff):
+        _abort_finishing(upload, "Completing it was interrupted; upload it again.")
+        swept += 1
+    MediaUpload.objects(  # the records of finished uploads are not needed for long
+        state__in=["complete", "failed", "aborted"],
+        finished_at__lt=now - timedelta(days=rules.UPLOAD_RECORD_DAYS),
+    ).delete()
     folder = Path(current_app.config["DATA_DIR"]) / "uploads"
     for stray in folder.glob("*.part") if folder.is_dir() else ():
         upload_id = stray.stem

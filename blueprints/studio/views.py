@@ -244,6 +244,14 @@ def edit_lesson(slug: str, lesson_id: str) -> Any:
     )
 
 
+def _upload_lesson(course: Course, lesson_id: str) -> Any:
+    """The lesson, if it takes files (a video or file lesson); else NotFound."""
+    _, lesson = find_lesson(course, lesson_id)
+    if lesson.kind not in UPLOAD_KINDS:
+        raise NotFound("This lesson takes no file.")
+    return lesson
+
+
 def _media_panel(course: Course, lesson: Any, with_form: bool = True) -> dict[str, Any]:
     """What the lesson page's file panel shows, and what its upload form and script need:
     the file learners get, the one on its way (polled while it moves), the limits, and
@@ -284,7 +292,7 @@ def media_status(slug: str, lesson_id: str) -> Any:
     """The file panel's status, polled by htmx while an upload or its processing moves
     (the answer stops the polling once nothing does)."""
     course = studio.access_editable(current_user, slug)
-    _, lesson = find_lesson(course, lesson_id)
+    lesson = _upload_lesson(course, lesson_id)
     if not hx_request.htmx:
         return redirect(url_for("studio.edit_lesson", slug=slug, lesson_id=lesson_id))
     return render(
@@ -300,7 +308,7 @@ def cancel_upload(slug: str, lesson_id: str) -> Any:
     """Stop the upload on its way into the lesson (the script cancels through
     /uploads; this is the same for a page without it)."""
     course = studio.access_editable(current_user, slug)
-    _, lesson = find_lesson(course, lesson_id)
+    lesson = _upload_lesson(course, lesson_id)
     upload = uploads.lesson_upload(course, lesson)
     if upload is not None:
         uploads.cancel(upload)
@@ -314,6 +322,7 @@ def media_returned(slug: str, lesson_id: str) -> Any:
     redirect with a GET). The signed token names the file, so the request cannot name
     another; recording it twice changes nothing."""
     course = studio.access_editable(current_user, slug)
+    _upload_lesson(course, lesson_id)
     key = uploads.form_key(current_user, course, lesson_id, request.args.get("token"))
     try:
         upload = uploads.form_returned(current_user, course, lesson_id, key)
@@ -334,7 +343,7 @@ def lesson_media(slug: str, lesson_id: str) -> Any:
     transports instead): streamed to a staging file, never held in memory, then checked
     and stored like any upload."""
     course = studio.access_editable(current_user, slug)
-    _, lesson = find_lesson(course, lesson_id)
+    lesson = _upload_lesson(course, lesson_id)
     back = redirect(url_for("studio.edit_lesson", slug=slug, lesson_id=lesson_id), 303)
     limit, why = uploads.form_limit(course, lesson)
     request.max_content_length = limit + FORM_OVERHEAD

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from datetime import UTC, timedelta
 from email.utils import format_datetime
 
@@ -83,7 +84,7 @@ def _metadata(header: str) -> dict[str, str]:
 
 def _number(name: str) -> int:
     raw = request.headers.get(name, "")
-    if not raw.isdigit() or len(raw) > 15:
+    if not re.fullmatch(r"[0-9]{1,15}", raw):  # not isdigit(): "²" is a digit to it
         raise Malformed(f"{name} must be a whole number of bytes.")
     return int(raw)
 

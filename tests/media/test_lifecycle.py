@@ -238,3 +238,48 @@ def test_the_studio_shows_what_is_used(studio, app):
         f"/studio/{studio.course.slug}/lessons/{studio.video.id}"
     ).get_data(as_text=True)
     assert "1.9 MB of your 50 GB storage is used" in lesson_page
+
+
+def test_lessons_that_take_no_file_have_no_file_routes(studio, app, courses):
+    course = courses.draft(instructor=studio.course.owner, lessons=["reading", "quiz"])
+    for lesson in course.sections[0].lessons:
+        base = f"/studio/{course.slug}/lessons/{lesson.id}/media"
+        assert (
+            studio.client.get(f"{base}/status", headers={"HX-Request": "true"}).status_code == 404
+        )
+        assert studio.client.submit(base, {}).status_code == 404
+        assert studio.client.submit(f"{base}/cancel").status_code == 404
+
+
+def test_a_form_may_use_the_room_of_the_upload_it_replaces(studio, app):
+    app.config["STORAGE_QUOTA_BYTES"] = 100_000
+    location = studio.create(90_000, lesson=studio.sheet, filename="a.pdf").headers["Location"]
+    studio.patch(location, 0, b"%PDF-1.4 " + b"x" * 100)
+    page = _form_upload(studio, studio.sheet, b"%PDF-1.4 " + b"y" * 50_000, "b.pdf")
+    assert "File uploaded" in page.get_data(as_text=True)
+    assert studio.lesson(studio.sheet).pending.filename == "b.pdf"
+
+
+def test_a_course_deleted_while_an_upload_completes_leaves_no_file(studio, app):
+    from app.courses import workflow
+    from app.media import uploads
+    from tests.conftest import Courses
+
+    data = mp4(5000)
+    location = studio.create(len(data)).headers["Location"]
+    studio.patch(location, 0, data[:-10])
+    upload = MediaUpload.objects.get(id=location.rsplit("/", 1)[1])
+    with app.test_request_context():
+        original = uploads._finish_staged
+
+        def delete_course_first(upload_, path):
+            workflow.delete_course(Courses.actor(studio.course.owner), studio.course)
+            original(upload_, path)
+
+        uploads._finish_staged = delete_course_first
+        try:
+            uploads.append(upload, len(data) - 10, io.BytesIO(data[-10:]), 10)
+        finally:
+            uploads._finish_staged = original
+    Outbox(app).deliver()
+    assert _stored(app) == [] and MediaUpload.objects.get(id=upload.id).state == "complete"

@@ -298,3 +298,53 @@ def test_a_refused_new_upload_leaves_the_one_on_its_way_alone(studio, app):
     assert too_big.status_code == 422
     assert MediaUpload.objects.get(id=second.id).state == "uploading"
     assert studio.lesson(studio.video).pending.upload_id == second.id
+
+
+def test_digits_that_are_not_ascii_are_refused(studio):
+    for value in ("²", "1¹", "٣"):  # str.isdigit() says yes to all of these
+        answer = studio.client.post(
+            "/uploads/tus",
+            headers=studio.headers(**{"Upload-Length": value}),
+        )
+        assert answer.status_code == 400
+
+
+def test_a_finishing_upload_cannot_be_cancelled(studio, app):
+    location = studio.create(1000).headers["Location"]
+    upload_id = location.rsplit("/", 1)[1]
+    MediaUpload.objects(id=upload_id).update_one(set__state="finishing")
+    answer = studio.client.delete(location, headers=studio.headers())
+    assert answer.status_code == 409 and "being checked" in answer.get_json()["error"]["message"]
+    assert MediaUpload.objects.get(id=upload_id).state == "finishing"
+
+
+def test_cancelling_while_a_chunk_arrives_waits_its_turn(studio, app):
+    location = studio.create(1000).headers["Location"]
+    upload_id = location.rsplit("/", 1)[1]
+    studio.patch(location, 0, mp4(100))
+    with app.app_context():
+        from app.media.uploads import staging_path
+
+        path = staging_path(upload_id)
+    with path.open("ab") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)  # a chunk being written
+        assert studio.client.delete(location, headers=studio.headers()).status_code == 423
+    assert path.exists() and MediaUpload.objects.get(id=upload_id).state == "uploading"
+    assert studio.client.delete(location, headers=studio.headers()).status_code == 204
+
+
+def test_starts_at_once_cannot_overrun_the_quota(studio, app, monkeypatch):
+    """One start at a time per instructor: another waits for the lock, or gets 423."""
+    from app.media import uploads
+    from app.media.documents import QuotaLock
+    from app.timeutil import utcnow
+
+    monkeypatch.setattr(uploads, "QUOTA_LOCK_WAIT", 0.2)
+    owner = studio.course.instructor.id
+    held = QuotaLock(id=owner, token="other", held_until=utcnow() + timedelta(seconds=30))
+    held.save(force_insert=True)
+    busy = studio.create(1000)
+    assert busy.status_code == 423 and MediaUpload.objects.count() == 0
+    QuotaLock.objects(id=owner).update_one(set__held_until=utcnow() - timedelta(seconds=1))
+    assert studio.create(1000).status_code == 201  # a crashed holder's lock expires
+    assert QuotaLock.objects.count() == 0  # and the start let go of it
