@@ -100,6 +100,14 @@ class Media(EmbeddedDocument):
     duration_seconds = IntField()
 
     @property
+    def opens_in_page(self) -> bool:
+        """Whether browsers get it to show (a PDF in a frame), rather than to download:
+        app/media/delivery.py decides, from its type and the name it is offered under."""
+        from app.media.delivery import present
+
+        return bool(self.key) and present(self.key, self.filename or "").inline
+
+    @property
     def stored_bytes(self) -> int:
         """Every byte this file takes in storage, as the instructor's quota counts it."""
         return (self.size or 0) + (self.renditions_bytes or 0) if self.key else 0

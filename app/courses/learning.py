@@ -158,7 +158,6 @@ def media_url(lesson: Lesson, absolute: bool = False) -> str | None:
     `absolute` for the API: a mobile client uses it as it is."""
     from flask import current_app
 
-    from app.media.files import INLINE_TYPES
     from app.media.storage import storage
 
     media = lesson.media
@@ -166,8 +165,7 @@ def media_url(lesson: Lesson, absolute: bool = False) -> str | None:
         return None
     length = max(media.duration_seconds or 0, (lesson.duration_minutes or 0) * 60)
     seconds = max(int(current_app.config["MEDIA_URL_HOURS"]) * 3600, 3 * length)
-    inline = media.key.rsplit(".", 1)[-1] in INLINE_TYPES
-    url = storage().delivery_url(media.key, seconds=seconds, filename=media.filename, inline=inline)
+    url = storage().delivery_url(media.key, seconds=seconds, filename=media.filename)
     if absolute and url.startswith("/"):
         url = current_app.config["PUBLIC_URL"] + url
     return url

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from app.media.files import INLINE_TYPES, content_disposition, download_name
+from app.media.rules import NAMED_TYPES
 
 DOWNLOAD_TYPE = "application/octet-stream"
 
@@ -38,7 +39,10 @@ def present(key: str, filename: str | None = None, inline: bool = True) -> Prese
     no name; "": a name made from the extension): inline only if asked for and the type
     is in INLINE_TYPES."""
     ext = extension(key)
-    shown = inline and ext in INLINE_TYPES
+    named = (filename or "").rpartition(".")[2].lower()
+    # Shown only if its name says what it is: `notes.exe` whose content is a PDF is
+    # offered as the download its name promised.
+    shown = inline and ext in INLINE_TYPES and (not filename or NAMED_TYPES.get(named) == ext)
     kind = "inline" if shown else "attachment"
     content_type = INLINE_TYPES[ext] if shown else DOWNLOAD_TYPE
     if filename is not None or not shown:

@@ -39,6 +39,8 @@ DOCUMENT_TYPES = {
 }
 ANY_FILE = "bin"  # another extension in a file lesson: stored as is, offered as a download
 UPLOAD_TYPES = {"video": VIDEO_TYPES, "file": DOCUMENT_TYPES}
+# An uploaded name's extension -> the stored type it names (avatars and covers: webp).
+NAMED_TYPES = VIDEO_TYPES | DOCUMENT_TYPES | {"webp": "webp"}
 UPLOAD_KINDS = tuple(UPLOAD_TYPES)  # the lesson kinds that take a file
 IMAGE_TYPES = ("png", "jpg")  # re-encoded when they complete, so held in memory once
 

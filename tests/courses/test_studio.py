@@ -248,11 +248,19 @@ def test_lesson_files_are_typed_by_content_and_served_signed(client, instructor,
     assert media.content_type == "application/pdf" and media.key.endswith(".pdf")
     assert "/" not in media.filename and media.filename.endswith("passwd.exe")
     page = client.get(f"/courses/{slug}/lessons/{sheet.id}").get_data(as_text=True)
+    # Named .exe: offered as the download its name promised, never shown in the page.
+    url = re.search(r'href="(/media/lessons/[^"]+)" download', page).group(1).replace("&amp;", "&")
+    served = client.get(url)
+    assert served.status_code == 200 and served.mimetype == "application/octet-stream"
+    assert served.headers["Content-Disposition"].startswith("attachment")
+    assert served.headers["X-Content-Type-Options"] == "nosniff"
+    assert served.get_data() == pdf
+    served.close()
+    _upload(client, slug, sheet.id, pdf, "Sheet.pdf")  # named for what it is: in the page
+    page = client.get(f"/courses/{slug}/lessons/{sheet.id}").get_data(as_text=True)
     url = re.search(r'src="(/media/lessons/[^"]+)"', page).group(1).replace("&amp;", "&")
     served = client.get(url)
     assert served.status_code == 200 and served.mimetype == "application/pdf"
-    assert served.headers["X-Content-Type-Options"] == "nosniff"
-    assert served.get_data() == pdf
     served.close()
     bare = url.split("?")[0]
     assert client.get(bare).status_code == 403
