@@ -15,7 +15,7 @@ help:
 	@echo "make lint   - ruff check, ruff format --check, mypy"
 	@echo "make bench  - benchmarks that print their figures (see bench/)"
 
-install: $(STAMP) static/vendor/htmx.min.js
+install: $(STAMP) static/vendor/htmx.min.js static/vendor/uploader.js
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,11 +23,17 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e . --group dev
 	@touch $(STAMP)
 
-# htmx comes from its npm package at install time; nothing third-party is committed.
-static/vendor/htmx.min.js: package.json package-lock.json
+# Front-end packages come from npm at install time; nothing third-party is committed.
+node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
+
+static/vendor/htmx.min.js: node_modules/.package-lock.json
 	@mkdir -p static/vendor
 	cp node_modules/htmx.org/dist/htmx.min.js static/vendor/htmx.min.js
+
+# The studio's upload script and tus-js-client, bundled by esbuild (see package.json).
+static/vendor/uploader.js: static/js/uploader.js node_modules/.package-lock.json
+	npm run --silent build
 
 run: install
 	$(BIN)/flask --app wsgi db upgrade

@@ -8,6 +8,7 @@ the tests skip, or fail under CI=true (run `make browser` to install it).
 
 from __future__ import annotations
 
+import contextlib
 import email
 import email.message
 import email.policy
@@ -64,9 +65,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
     """On a failure, show the end of the server's log next to the traceback."""
     report = yield
-    server = getattr(item, "funcargs", {}).get("live_server")
-    if report.failed and isinstance(server, LiveServer):
-        report.sections.append(("lectern server log (tail)", server.log_tail()))
+    if report.failed:
+        for value in getattr(item, "funcargs", {}).values():
+            server = value.server if isinstance(value, ServerProcess) else value
+            if isinstance(server, LiveServer):
+                report.sections.append(("lectern server log (tail)", server.log_tail()))
     return report
 
 
@@ -185,58 +188,121 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
             process.wait(timeout=5)
 
 
-@pytest.fixture(scope="session")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """Migrate a fresh DATA_DIR and serve it with gunicorn; yields URL and data dir."""
-    require_chromium()  # no point starting a server nobody can drive
-    base = tmp_path_factory.mktemp("e2e")
-    data_dir = base / "data"
-    log_path = base / "server.log"
-    port = _free_port()
-    server = LiveServer(url=f"http://127.0.0.1:{port}", data_dir=data_dir, log_path=log_path)
-    env = _server_env(data_dir, port)
+class ServerProcess:
+    """gunicorn as `make run` starts it, on a fixed port and DATA_DIR, that a test can
+    kill outright and start again (the same database, files and secrets)."""
 
-    with open(log_path, "ab") as log:
-        migrate = subprocess.run(
-            [str(BIN / "flask"), "--app", "wsgi", "db", "upgrade"],
+    def __init__(self, server: LiveServer, extra_env: dict[str, str] | None = None):
+        self.server = server
+        port = int(server.url.rsplit(":", 1)[1])
+        self.env = _server_env(server.data_dir, port) | (extra_env or {})
+        self.process: subprocess.Popen[bytes] | None = None
+        self._log = open(server.log_path, "ab")  # noqa: SIM115 - closed by close()
+
+    def run(self, *args: str) -> None:
+        """A one-off `flask --app wsgi ARGS` (migrations, seeding) into the server's log."""
+        done = subprocess.run(
+            [str(BIN / "flask"), "--app", "wsgi", *args],
             cwd=ROOT,
-            env=env,
+            env=self.env,
             stdin=subprocess.DEVNULL,
-            stdout=log,
+            stdout=self._log,
             stderr=subprocess.STDOUT,
-            timeout=60,
+            timeout=120,
             check=False,
         )
-    if migrate.returncode != 0:
-        pytest.fail(f"flask db upgrade failed ({migrate.returncode}):\n{server.log_tail()}")
+        if done.returncode != 0:
+            pytest.fail(
+                f"flask {' '.join(args)} failed ({done.returncode}):\n{self.server.log_tail()}"
+            )
 
-    log = open(log_path, "ab")  # noqa: SIM115 - stays open for the server's lifetime
-    process = subprocess.Popen(
-        [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", *_gunicorn_extra_args(), "wsgi:app"],
-        cwd=ROOT,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
+    def start(self) -> ServerProcess:
+        self.process = subprocess.Popen(
+            [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", *_gunicorn_extra_args(), "wsgi:app"],
+            cwd=ROOT,
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
         deadline = time.monotonic() + STARTUP_TIMEOUT
-        while not _healthy(server.url):
-            if process.poll() is not None:
+        while not _healthy(self.server.url):
+            if self.process.poll() is not None:
                 pytest.fail(
-                    f"gunicorn exited with {process.returncode} before answering:\n"
-                    f"{server.log_tail()}"
+                    f"gunicorn exited with {self.process.returncode} before answering:\n"
+                    f"{self.server.log_tail()}"
                 )
             if time.monotonic() > deadline:
                 pytest.fail(
-                    f"{server.url}/healthz did not answer within {STARTUP_TIMEOUT:.0f} s:\n"
-                    f"{server.log_tail()}"
+                    f"{self.server.url}/healthz did not answer within {STARTUP_TIMEOUT:.0f} s:\n"
+                    f"{self.server.log_tail()}"
                 )
             time.sleep(0.1)
-        yield server
+        return self
+
+    def kill(self) -> None:
+        """SIGKILL the whole server (arbiter and workers): a crash, not a shutdown."""
+        if self.process is not None and self.process.poll() is None:
+            for pid in _children(self.process.pid):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            self.process.kill()
+            self.process.wait(timeout=5)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            _stop(self.process)
+
+    def close(self) -> None:
+        self.stop()
+        self._log.close()
+
+
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is `pid` (gunicorn's workers), from /proc."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def serve(
+    tmp_path_factory: pytest.TempPathFactory,
+    name: str,
+    extra_env: dict[str, str] | None = None,
+    seed: bool = False,
+) -> ServerProcess:
+    """Migrate a fresh DATA_DIR (and seed the demo content), then start gunicorn on it."""
+    require_chromium()  # no point starting a server nobody can drive
+    base = tmp_path_factory.mktemp(name)
+    port = _free_port()
+    server = LiveServer(
+        url=f"http://127.0.0.1:{port}", data_dir=base / "data", log_path=base / "server.log"
+    )
+    process = ServerProcess(server, extra_env)
+    try:
+        process.run("db", "upgrade")
+        if seed:
+            process.run("seed-demo", "--if-empty")
+        return process.start()
+    except BaseException:
+        process.close()
+        raise
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """Migrate a fresh DATA_DIR and serve it with gunicorn; yields URL and data dir."""
+    process = serve(tmp_path_factory, "e2e")
+    try:
+        yield process.server
     finally:
-        _stop(process)
-        log.close()
+        process.close()
 
 
 # ------------------------------------------------------------------ the browser
