@@ -211,7 +211,7 @@ class Settings:
             raise ConfigError("BCRYPT_ROUNDS must be at least 12 in production")
 
     def _check_uploads(self) -> None:
-        from app.media.rules import CHUNK_MAX, S3_PART_MIN, S3_PARTS_MAX
+        from app.media.rules import CHUNK_MAX, PRESIGN_MAX_HOURS, S3_PART_MIN, S3_PARTS_MAX
 
         if not S3_PART_MIN <= self.upload_chunk_bytes <= CHUNK_MAX:
             raise ConfigError(
@@ -226,6 +226,14 @@ class Settings:
                 raise ConfigError(f"{name} must be between 1 and {S3_PARTS_MAX * CHUNK_MAX}")
         if self.upload_abandon_hours < 1 or self.media_url_hours < 1:
             raise ConfigError("UPLOAD_ABANDON_HOURS and MEDIA_URL_HOURS must be at least 1")
+        if self.s3_bucket and max(self.upload_abandon_hours, self.media_url_hours) > (
+            PRESIGN_MAX_HOURS
+        ):
+            raise ConfigError(
+                f"With S3_BUCKET, UPLOAD_ABANDON_HOURS and MEDIA_URL_HOURS are at most "
+                f"{PRESIGN_MAX_HOURS}: they are how long presigned URLs live, and S3 signs "
+                "for at most 7 days"
+            )
 
     def _check_media_storage(self) -> None:
         """S3, CloudFront and X-Accel-Redirect settings that cannot work together."""

@@ -101,3 +101,12 @@ def test_gunicorn_reads_the_same_settings(monkeypatch):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     assert module.threads == 3 and module.bind == "127.0.0.1:8123" and module.workers == 1
+
+
+@pytest.mark.parametrize("name", ["UPLOAD_ABANDON_HOURS", "MEDIA_URL_HOURS"])
+def test_with_s3_no_url_is_signed_for_longer_than_s3_allows(name):
+    s3 = {"S3_BUCKET": "lectern-media", "S3_REGION": "eu-west-1"}
+    assert Settings.from_env({**s3, name: "168"})  # seven days: S3's longest
+    with pytest.raises(ConfigError, match="7 days"):
+        Settings.from_env({**s3, name: "169"})
+    assert Settings.from_env({name: "500"})  # the local store signs its own URLs

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from mongoengine import DateTimeField, Document, IntField, StringField
 
-from app.media.rules import FILENAME_MAX, TRANSPORTS, UPLOAD_STATES
+from app.media.rules import FILENAME_MAX, FINGERPRINT_MAX, TRANSPORTS, UPLOAD_STATES
 from app.timeutil import as_utc, utcnow
 
 
@@ -28,6 +28,8 @@ class MediaUpload(Document):
     lesson_id = StringField(required=True)
     transport = StringField(required=True, choices=TRANSPORTS)
     filename = StringField(default="", max_length=FILENAME_MAX)
+    # what the upload script recognises its file by when it resumes (opaque to the app)
+    fingerprint = StringField(default="", max_length=FINGERPRINT_MAX)
     extension = StringField(required=True)  # the canonical type it must turn out to be
     size = IntField(required=True, min_value=1)  # declared when it started
     key = StringField(required=True)  # where the complete file goes

@@ -72,6 +72,8 @@ S3_PARTS_MAX = 10_000
 S3_FORM_MAX = 5 * GiB  # one presigned POST (S3's largest single PUT)
 SIGN_PARTS_MAX = 100  # part URLs signed in one request
 FILENAME_MAX = 200
+FINGERPRINT_MAX = 600  # how the uploader recognises its file: name, size, modified time
+PRESIGN_MAX_HOURS = 7 * 24  # the longest a SigV4 presigned URL can live
 QUOTA_MAX_GB = 1_000_000  # the largest storage quota an admin may set, in GiB
 
 

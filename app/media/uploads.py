@@ -40,7 +40,7 @@ from app.courses.documents import Course, Lesson, Media
 from app.courses.outbox import record_course_event
 from app.courses.outline import find_lesson, set_lesson_fields
 from app.courses.policies import EDIT_ONLY
-from app.errors import Conflict, NotFound, TooLarge, ValidationFailed
+from app.errors import Conflict, Malformed, NotFound, TooLarge, ValidationFailed
 from app.media import rules
 from app.media.documents import MediaUpload, QuotaLock
 from app.media.files import IMAGE_MAX_BYTES, Sniffed, sniff
@@ -148,11 +148,22 @@ def clean_filename(filename: Any, fallback_ext: str) -> str:
 
 
 def start(
-    actor: Any, course: Course, lesson_id: Any, *, filename: Any, size: Any, transport: str
+    actor: Any,
+    course: Course,
+    lesson_id: Any,
+    *,
+    filename: Any,
+    size: Any,
+    transport: str,
+    fingerprint: Any = "",
 ) -> MediaUpload:
     """Begin an upload into a lesson: checks who, what, how big and how much quota is
     left, then records it (and any earlier upload to the lesson still on its way is
-    cancelled: a lesson receives one file at a time)."""
+    cancelled: a lesson receives one file at a time). `fingerprint` is the upload
+    script's own word for the file (name, size, modification time), given back on the
+    studio page so that choosing the same file again resumes it."""
+    if not isinstance(fingerprint, str) or len(fingerprint) > rules.FINGERPRINT_MAX:
+        raise Malformed(f"fingerprint: text of at most {rules.FINGERPRINT_MAX} characters.")
     require(actor, "course.edit", course, EDIT_ONLY)
     _, lesson = find_lesson(course, lesson_id)
     if transport not in rules.TRANSPORTS:
@@ -180,6 +191,7 @@ def start(
         lesson_id=lesson.id,
         transport=transport,
         filename=name,
+        fingerprint=fingerprint,
         extension=ext,
         size=size,
         key=new_key("lessons", ext if ext != rules.ANY_FILE else "bin"),
@@ -368,6 +380,21 @@ def append(upload: MediaUpload, offset: Any, stream: Readable, length: int | Non
         if offset + written == upload.size:
             _finishing(upload, lambda: _finish_staged(upload, path))
     return offset + written
+
+
+def finish_if_whole(upload: MediaUpload) -> None:
+    """Finish a tus upload whose every byte is staged but which is still `uploading`: its
+    last chunk arrived, and finishing failed (the store was away, say). A client that
+    asks where to resume (HEAD) learns it has nothing left to send, so it never sends
+    the chunk that would finish it: this does, and raises if finishing fails again."""
+    if upload.transport != "tus" or upload.state != "uploading":
+        return
+    path = staging_path(upload.id)
+    with _locked(path, create=False) as fd:
+        if fd is None or os.fstat(fd).st_size != upload.size:
+            return
+        if MediaUpload.objects(id=upload.id, state="uploading").count():
+            _finishing(upload, lambda: _finish_staged(upload, path))
 
 
 def _finishing(upload: MediaUpload, finish: Callable[[], None]) -> None:

@@ -3,7 +3,8 @@ expiration, for uploads to the local store.
 
 - OPTIONS /uploads/tus       what this server speaks and the largest file it takes
 - POST    /uploads/tus       creation: Upload-Length and Upload-Metadata (filename,
-                             course, lesson) start an upload; 201 with its Location
+                             course, lesson; fingerprint, the script's word for the
+                             file) start an upload; 201 with its Location
 - HEAD    /uploads/tus/<id>  how many bytes arrived (Upload-Offset): where to resume
 - PATCH   /uploads/tus/<id>  a chunk at Upload-Offset (application/offset+octet-stream),
                              streamed to disk; 204 with the new offset
@@ -119,6 +120,7 @@ def tus_create() -> Response:
         filename=meta.get("filename"),
         size=size,
         transport="tus",
+        fingerprint=meta.get("fingerprint", ""),
     )
     response = _tus(Response(status=201))
     response.headers["Location"] = url_for("uploads.tus_head", upload_id=upload.id, _external=True)
@@ -136,9 +138,11 @@ def _upload(upload_id: str) -> MediaUpload:
 
 @bp.route("/tus/<upload_id>", methods=["HEAD"], endpoint="tus_head")
 def tus_head(upload_id: str) -> Response:
-    """Where to resume: the bytes stored so far."""
+    """Where to resume: the bytes stored so far (an upload whose bytes are all in but
+    which failed to finish is finished now, or answers the error to retry later)."""
     _check_version()
     upload = _upload(upload_id)
+    uploads.finish_if_whole(upload)
     response = _tus(Response(status=200))
     response.headers["Upload-Offset"] = str(uploads.received_bytes(upload))
     response.headers["Upload-Length"] = str(upload.size)

@@ -1,7 +1,8 @@
 """Uploads straight to the bucket (S3), and every upload's state and cancelling.
 
-- POST   /uploads/s3                 start: {course, lesson, filename, size}; 201 with the
-                                     upload's id, part size and number of parts
+- POST   /uploads/s3                 start: {course, lesson, filename, size, and optionally
+                                     fingerprint}; 201 with the upload's id, part size
+                                     and number of parts
 - POST   /uploads/<id>/parts         presigned URLs for {numbers: [...]} (at most 100)
 - GET    /uploads/<id>/parts         the parts the bucket holds (to resume)
 - POST   /uploads/<id>/complete      every part is sent: join them and check the file
@@ -62,6 +63,7 @@ def s3_start() -> Any:
         filename=data.get("filename"),
         size=data.get("size"),
         transport="s3-multipart",
+        fingerprint=data.get("fingerprint", ""),
     )
     body = status_json(upload) | {
         "part_size": upload.part_size,

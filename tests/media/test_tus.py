@@ -348,3 +348,63 @@ def test_starts_at_once_cannot_overrun_the_quota(studio, app, monkeypatch):
     QuotaLock.objects(id=owner).update_one(set__held_until=utcnow() - timedelta(seconds=1))
     assert studio.create(1000).status_code == 201  # a crashed holder's lock expires
     assert QuotaLock.objects.count() == 0  # and the start let go of it
+
+
+def test_an_upload_whose_finishing_failed_is_finished_when_the_client_asks_again(
+    studio, app, monkeypatch
+):
+    from app.media import uploads
+
+    data = mp4(30_000)
+    location = studio.create(len(data)).headers["Location"]
+    real = uploads._finish_staged
+    calls = []
+
+    def store_away(upload, path):
+        calls.append(upload.id)
+        if len(calls) == 1:
+            raise OSError("the store is away")
+        return real(upload, path)
+
+    monkeypatch.setattr(uploads, "_finish_staged", store_away)
+    assert studio.patch(location, 0, data).status_code == 500
+    upload = MediaUpload.objects.get(id=location.rsplit("/", 1)[1])
+    assert upload.state == "uploading"  # every byte staged, nothing finished
+
+    # tus-js-client resumes with HEAD; offset == length means "done" to it, so the HEAD
+    # itself finishes the upload rather than leave it staged until the sweep
+    head = studio.client.head(location, headers=studio.headers())
+    assert head.status_code == 200 and head.headers["Upload-Offset"] == str(len(data))
+    assert MediaUpload.objects.get(id=upload.id).state == "complete"
+    assert studio.lesson(studio.video).pending.status == "uploaded"
+    assert len(calls) == 2
+    again = studio.client.head(location, headers=studio.headers())  # and only once
+    assert again.status_code == 200 and len(calls) == 2
+
+
+def test_the_scripts_fingerprint_comes_back_on_the_page_for_resuming(studio):
+    meta = metadata(
+        course=studio.course.slug,
+        lesson=studio.video.id,
+        filename="Week 3, part 2.mp4",
+        fingerprint="Week 3, part 2.mp4:5000:1700000000000",
+    )
+    created = studio.client.post(
+        "/uploads/tus", headers=studio.headers(**{"Upload-Length": "5000", "Upload-Metadata": meta})
+    )
+    assert created.status_code == 201
+    page = studio.client.get(f"/studio/{studio.course.slug}/lessons/{studio.video.id}")
+    html = page.get_data(as_text=True)
+    upload_id = created.headers["Location"].rsplit("/", 1)[1]
+    assert f'data-resume-id="{upload_id}"' in html
+    assert 'data-resume-fingerprint="Week 3, part 2.mp4:5000:1700000000000"' in html
+
+    hostile = metadata(
+        course=studio.course.slug, lesson=studio.video.id, filename="a.mp4", fingerprint="x" * 601
+    )
+    refused = studio.client.post(
+        "/uploads/tus",
+        headers=studio.headers(**{"Upload-Length": "5000", "Upload-Metadata": hostile}),
+    )
+    assert refused.status_code == 400 and "fingerprint" in refused.json["error"]["message"]
+    assert MediaUpload.objects(state="uploading").count() == 1  # the first one, untouched
