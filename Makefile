@@ -7,13 +7,14 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PORT   ?= 8000
 
-.PHONY: install run test test-fast lint format browser bench clean help
+.PHONY: install run test test-fast lint format browser bench bench-uploads clean help
 
 help:
 	@echo "make run    - install, migrate, seed demo data, serve on http://127.0.0.1:$(PORT)"
 	@echo "make test   - install, then run every test tier (SQLite, PostgreSQL, browser)"
 	@echo "make lint   - ruff check, ruff format --check, mypy"
 	@echo "make bench  - benchmarks that print their figures (see bench/)"
+	@echo "make bench-uploads - a 2 GiB upload: worker memory and other requests' p95"
 
 install: $(STAMP) static/vendor/htmx.min.js static/vendor/uploader.js
 
@@ -53,6 +54,10 @@ test-fast: install
 # Queries per request must not grow with the data (SPEC §10); prints the figures.
 bench: install
 	$(BIN)/python -m bench.data_growth
+
+# A 2 GiB upload must not grow the web worker's memory or slow other requests (issue 9).
+bench-uploads: install
+	$(BIN)/python -m bench.uploads
 
 lint: install
 	$(BIN)/ruff check .

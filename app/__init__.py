@@ -73,7 +73,7 @@ def register_blueprints(app: Flask) -> None:
     from blueprints.media.views import bp as media_bp
     from blueprints.moderation.views import bp as moderation_bp
     from blueprints.projects.views import bp as projects_bp
-    from blueprints.studio.views import bp as studio_bp
+    from blueprints.studio import bp as studio_bp
     from blueprints.uploads import bp as uploads_bp
 
     for bp in (

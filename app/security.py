@@ -57,7 +57,7 @@ def app_csp(app: Flask) -> str:
 class Request(HtmxAwareRequest):
     """htmx-flask's request (app/__init__.py installs it after htmx-flask's), except that
     a view which sets `staging` has the files of its form
-    streamed into staging files under DATA_DIR/uploads (app/media/uploads.py), where
+    streamed into staging files under DATA_DIR/uploads (app/media/uploads/), where
     they are moved into storage, instead of into /tmp and then copied: a form's
     upload of gigabytes is written once, never held in memory."""
 

@@ -63,7 +63,7 @@ class MediaUpload(Document):
 
 
 class QuotaLock(Document):
-    """Held by the request starting an upload for an instructor (app/media/uploads.py
+    """Held by the request starting an upload for an instructor (app/media/uploads/limits.py
     `quota_lock`), so two starts at once cannot both take the last of the quota."""
 
     id = StringField(primary_key=True)  # the instructor's id

@@ -16,158 +16,46 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
-from datetime import datetime
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from app.media.cloudfront import CloudFrontSigning, expiry, read_private_key
 from app.media.delivery import DOWNLOAD_TYPE, present
+from app.media.s3_client import (
+    COPY_PART,
+    DEFAULT_ATTEMPTS,
+    PART_MIN,
+    PART_SIZE,
+    PARTS_MAX,
+    POST_MAX,
+    PRESIGN_MAX_SECONDS,
+    Etags,
+    IncompleteUpload,
+    MiB,
+    Part,
+    PartsRejected,
+    UploadNotFound,
+    _check_seconds,
+    _fill,
+    _translated,
+    make_client,
+)
+from app.media.s3_uploads import S3Uploads
 from app.media.storage import (
     CHUNK,
     Readable,
     Storage,
     StorageError,
-    StorageUnavailable,
     StoredObject,
     TooLarge,
     check_key,
     check_prefix,
 )
 
-MiB = 1024 * 1024
-PART_MIN = 5 * MiB  # S3's smallest part, except the last
-PART_SIZE = 8 * MiB  # put_stream's parts: one is held in memory at a time
-PARTS_MAX = 10_000
-POST_MAX = 5 * 1024**3  # S3 takes at most 5 GiB in one POST (or PUT)
-PRESIGN_MAX_SECONDS = 7 * 24 * 3600  # SigV4's limit
-COPY_PART = 512 * MiB  # a 20 GB copy in 40 UploadPartCopy calls
-DEFAULT_ATTEMPTS = 4
-# Answers that mean "try again later" rather than "no".
-_TRANSIENT = {"SlowDown", "InternalError", "ServiceUnavailable", "RequestTimeout", "503"}
 
-
-class UploadNotFound(LookupError):
-    """No multipart upload with that id for that key (never started, completed or
-    aborted)."""
-
-
-class PartsRejected(ValueError):
-    """S3 refused to assemble the parts (a part is missing, has another ETag, or is
-    smaller than 5 MiB and not the last)."""
-
-
-@dataclass(frozen=True)
-class Part:
-    number: int
-    size: int
-    etag: str
-
-
-PartList = list[Part]  # `list` is a method of S3Storage, so these are named outside it
-Etags = list[tuple[int, str]]
-
-
-class IncompleteUpload(NamedTuple):
-    key: str
-    upload_id: str
-    initiated: datetime
-
-
-def _code(exc: ClientError) -> tuple[str, int]:
-    error = exc.response.get("Error", {})
-    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-    return str(error.get("Code", "")), int(status or 0)
-
-
-def _translated(exc: Exception, operation: str, attempts: int) -> StorageError:
-    """A StorageError saying what failed, with `code` and `status` for callers that
-    tell a missing object from a broken store."""
-    if isinstance(exc, ClientError):
-        code, status = _code(exc)
-        message = exc.response.get("Error", {}).get("Message", "")
-        if status >= 500 or code in _TRANSIENT:
-            text = f"S3 {operation} still failing after {attempts} attempts: {status} {code}"
-            return StorageUnavailable(f"{text} {message}".rstrip(), code, status)
-        text = f"S3 {operation} refused: {status} {code} {message}".rstrip()
-        return StorageError(text, code, status)
-    # BotoCoreError: no connection, timeouts, a body cut short
-    text = f"S3 {operation} failed after {attempts} attempts: {exc}"
-    return StorageUnavailable(text, type(exc).__name__)
-
-
-def _fill(stream: Readable, size: int) -> bytes:
-    """Up to `size` bytes from `stream` (fewer only at its end)."""
-    buffer = bytearray()
-    while len(buffer) < size:
-        chunk = stream.read(min(CHUNK, size - len(buffer)))
-        if not chunk:
-            break
-        buffer += chunk
-    return bytes(buffer)
-
-
-def _check_part_number(number: int) -> int:
-    if isinstance(number, bool) or not isinstance(number, int) or not 1 <= number <= PARTS_MAX:
-        raise ValueError(f"part numbers go from 1 to {PARTS_MAX}")
-    return number
-
-
-def _check_seconds(seconds: int) -> int:
-    if not 1 <= seconds <= PRESIGN_MAX_SECONDS:
-        raise ValueError(f"a presigned URL lives 1 s to {PRESIGN_MAX_SECONDS} s")
-    return seconds
-
-
-def _check_upload_id(upload_id: str) -> str:
-    if not isinstance(upload_id, str) or not 0 < len(upload_id) <= 1024:
-        raise ValueError("malformed upload id")
-    if not upload_id.isprintable() or " " in upload_id:
-        raise ValueError("malformed upload id")
-    return upload_id
-
-
-def make_client(
-    *,
-    region: str,
-    endpoint_url: str = "",
-    access_key_id: str = "",
-    secret_access_key: str = "",
-    max_attempts: int = DEFAULT_ATTEMPTS,
-    session: Any = None,
-) -> Any:
-    """A boto3 S3 client. Without an endpoint it talks to AWS's regional endpoint with
-    virtual-hosted URLs (the global endpoint redirects for new buckets, and a browser's
-    CORS preflight does not follow redirects); with one (MinIO, moto, …) it uses
-    path-style URLs, which every S3-compatible store understands."""
-    config = Config(
-        region_name=region,
-        signature_version="s3v4",
-        retries={"mode": "standard", "total_max_attempts": max_attempts},
-        connect_timeout=5,
-        read_timeout=60,
-        s3={"addressing_style": "path" if endpoint_url else "virtual"},
-    )
-    credentials: dict[str, str] = {}
-    if access_key_id:  # else boto3's chain: environment, shared files, instance role
-        credentials = {
-            "aws_access_key_id": access_key_id,
-            "aws_secret_access_key": secret_access_key,
-        }
-    session = session or boto3.session.Session()
-    return session.client(
-        "s3",
-        endpoint_url=endpoint_url or f"https://s3.{region}.amazonaws.com",
-        config=config,
-        **credentials,
-    )
-
-
-class S3Storage:
+class S3Storage(S3Uploads):
     """A private bucket. `client` does the work; `presign_client` signs the URLs that
     browsers use (the same client unless the browser reaches the store at another
     address, S3_PUBLIC_ENDPOINT_URL)."""
@@ -448,144 +336,6 @@ class S3Storage:
             )
         )
 
-    # ------------------------------------------------------------------ browser uploads
-
-    def create_multipart(self, key: str, content_type: str) -> str:
-        """Start a multipart upload; returns its id."""
-        answer = self._call(
-            "create_multipart_upload",
-            Key=check_key(key),
-            ContentType=content_type or DOWNLOAD_TYPE,
-        )
-        return str(answer["UploadId"])
-
-    def sign_part(
-        self,
-        key: str,
-        upload_id: str,
-        part_number: int,
-        *,
-        seconds: int,
-        size: int | None = None,
-    ) -> str:
-        """A presigned PUT URL for one part. With `size`, Content-Length is signed too,
-        so S3 refuses a part of any other size."""
-        params: dict[str, Any] = {
-            "Bucket": self.bucket,
-            "Key": check_key(key),
-            "UploadId": _check_upload_id(upload_id),
-            "PartNumber": _check_part_number(part_number),
-        }
-        if size is not None:
-            if not 0 < size <= POST_MAX:
-                raise ValueError("a part holds 1 byte to 5 GiB")
-            params["ContentLength"] = size
-        return str(
-            self.presign_client.generate_presigned_url(
-                "upload_part", Params=params, ExpiresIn=_check_seconds(seconds)
-            )
-        )
-
-    def list_parts(self, key: str, upload_id: str) -> PartList:
-        """The parts S3 holds for the upload, in order."""
-        parts: PartList = []
-        try:
-            for page in self._pages(
-                "list_parts", Key=check_key(key), UploadId=_check_upload_id(upload_id)
-            ):
-                parts.extend(
-                    Part(int(p["PartNumber"]), int(p["Size"]), str(p["ETag"]))
-                    for p in page.get("Parts", [])
-                )
-        except StorageError as exc:
-            if exc.code == "NoSuchUpload":
-                raise UploadNotFound(upload_id) from exc
-            raise
-        return parts
-
-    def complete_multipart(self, key: str, upload_id: str, parts: Etags) -> None:
-        """Assemble the parts (number, ETag) into the object."""
-        numbers = [_check_part_number(number) for number, _ in parts]
-        if not parts or len(set(numbers)) != len(numbers):
-            raise PartsRejected("at least one part, each number once")
-        ordered = sorted(parts)
-        try:
-            self._call(
-                "complete_multipart_upload",
-                Key=check_key(key),
-                UploadId=_check_upload_id(upload_id),
-                MultipartUpload={"Parts": [{"PartNumber": n, "ETag": e} for n, e in ordered]},
-            )
-        except StorageError as exc:
-            code = exc.code
-            if code == "NoSuchUpload":
-                # A retried completion whose first answer was lost finds the upload gone
-                # and the object there (keys are never reused, so it is this upload's).
-                if self.exists(key):
-                    return
-                raise UploadNotFound(upload_id) from exc
-            if code in {"InvalidPart", "InvalidPartOrder", "EntityTooSmall"}:
-                raise PartsRejected(str(exc)) from exc
-            raise
-
-    def abort_multipart(self, key: str, upload_id: str) -> None:
-        """Drop the upload and its parts; nothing happens if it is already gone."""
-        try:
-            self._call(
-                "abort_multipart_upload", Key=check_key(key), UploadId=_check_upload_id(upload_id)
-            )
-        except StorageError as exc:
-            if exc.code != "NoSuchUpload":
-                raise
-
-    def incomplete_uploads(
-        self, prefix: str, started_before: datetime
-    ) -> Iterator[IncompleteUpload]:
-        """Multipart uploads under `prefix` started before `started_before` (aware)."""
-        if started_before.tzinfo is None:
-            raise ValueError("started_before must be timezone-aware")
-        check_prefix(prefix)
-        for page in self._pages("list_multipart_uploads", Prefix=prefix):
-            for item in page.get("Uploads", []):
-                if item["Initiated"] < started_before:
-                    yield IncompleteUpload(item["Key"], item["UploadId"], item["Initiated"])
-
-    def presigned_post(
-        self,
-        key: str,
-        *,
-        max_bytes: int,
-        success_redirect: str,
-        seconds: int,
-        content_type: str | None = None,
-    ) -> dict[str, Any]:
-        """A form upload straight to the bucket, for browsers without JavaScript: POST
-        multipart/form-data to `url` with every one of `fields`, then the file last (a
-        field named `file`). S3 refuses a file over `max_bytes` (content-length-range)
-        or under another key, then redirects to `success_redirect` with `bucket`, `key`
-        and `etag` appended."""
-        check_key(key)
-        if not 0 < max_bytes <= POST_MAX:
-            raise ValueError("a POST upload holds 1 byte to 5 GiB")
-        fields: dict[str, str] = {"success_action_redirect": success_redirect}
-        conditions: list[Any] = [
-            ["content-length-range", 0, max_bytes],
-            {"success_action_redirect": success_redirect},
-        ]
-        if content_type:
-            fields["Content-Type"] = content_type
-            conditions.append({"Content-Type": content_type})
-        post = self.presign_client.generate_presigned_post(
-            self.bucket,
-            key,
-            Fields=fields,
-            Conditions=conditions,
-            ExpiresIn=_check_seconds(seconds),
-        )
-        return {"url": post["url"], "fields": dict(post["fields"])}
-
-    # ------------------------------------------------------------------ CloudFront
-
     def signed_cookies(self, path_prefix: str, seconds: int) -> dict[str, str]:
         """CloudFront cookies (name → value) that open every object under `path_prefix`
         for `seconds`. Only with CloudFront: S3 has no equivalent."""
@@ -600,3 +350,14 @@ if TYPE_CHECKING:  # mypy checks that the engine keeps to the interface
 
     def _keeps_to_the_interface(engine: S3Storage) -> Storage:
         return engine
+
+
+__all__ = [  # what callers and tests take from here
+    "PART_MIN",
+    "IncompleteUpload",
+    "Part",
+    "PartsRejected",
+    "S3Storage",
+    "UploadNotFound",
+    "make_client",
+]

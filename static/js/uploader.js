@@ -354,7 +354,7 @@ class UploadForm {
   finished() {
     this.settle();
     this.progress.value = 100;
-    this.say("Uploaded. Checking the file…");
+    this.say("Uploaded. The status above says when learners get it.");
     this.setButtons({});
     this.input.value = "";
     this.forget();

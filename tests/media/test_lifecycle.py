@@ -260,26 +260,24 @@ def test_a_form_may_use_the_room_of_the_upload_it_replaces(studio, app):
     assert studio.lesson(studio.sheet).pending.filename == "b.pdf"
 
 
-def test_a_course_deleted_while_an_upload_completes_leaves_no_file(studio, app):
+def test_a_course_deleted_while_an_upload_completes_leaves_no_file(studio, app, monkeypatch):
     from app.courses import workflow
     from app.media import uploads
+    from app.media.uploads import local
     from tests.conftest import Courses
 
     data = mp4(5000)
     location = studio.create(len(data)).headers["Location"]
     studio.patch(location, 0, data[:-10])
     upload = MediaUpload.objects.get(id=location.rsplit("/", 1)[1])
+    original = local.finish_staged
+
+    def delete_course_first(upload_, path):
+        workflow.delete_course(Courses.actor(studio.course.owner), studio.course)
+        original(upload_, path)
+
+    monkeypatch.setattr(local, "finish_staged", delete_course_first)
     with app.test_request_context():
-        original = uploads._finish_staged
-
-        def delete_course_first(upload_, path):
-            workflow.delete_course(Courses.actor(studio.course.owner), studio.course)
-            original(upload_, path)
-
-        uploads._finish_staged = delete_course_first
-        try:
-            uploads.append(upload, len(data) - 10, io.BytesIO(data[-10:]), 10)
-        finally:
-            uploads._finish_staged = original
+        uploads.append(upload, len(data) - 10, io.BytesIO(data[-10:]), 10)
     Outbox(app).deliver()
     assert _stored(app) == [] and MediaUpload.objects.get(id=upload.id).state == "complete"

@@ -335,11 +335,11 @@ def test_cancelling_while_a_chunk_arrives_waits_its_turn(studio, app):
 
 def test_starts_at_once_cannot_overrun_the_quota(studio, app, monkeypatch):
     """One start at a time per instructor: another waits for the lock, or gets 423."""
-    from app.media import uploads
     from app.media.documents import QuotaLock
+    from app.media.uploads import limits
     from app.timeutil import utcnow
 
-    monkeypatch.setattr(uploads, "QUOTA_LOCK_WAIT", 0.2)
+    monkeypatch.setattr(limits, "QUOTA_LOCK_WAIT", 0.2)
     owner = studio.course.instructor.id
     held = QuotaLock(id=owner, token="other", held_until=utcnow() + timedelta(seconds=30))
     held.save(force_insert=True)
@@ -353,11 +353,11 @@ def test_starts_at_once_cannot_overrun_the_quota(studio, app, monkeypatch):
 def test_an_upload_whose_finishing_failed_is_finished_when_the_client_asks_again(
     studio, app, monkeypatch
 ):
-    from app.media import uploads
+    from app.media.uploads import local
 
     data = mp4(30_000)
     location = studio.create(len(data)).headers["Location"]
-    real = uploads._finish_staged
+    real = local.finish_staged
     calls = []
 
     def store_away(upload, path):
@@ -366,7 +366,7 @@ def test_an_upload_whose_finishing_failed_is_finished_when_the_client_asks_again
             raise OSError("the store is away")
         return real(upload, path)
 
-    monkeypatch.setattr(uploads, "_finish_staged", store_away)
+    monkeypatch.setattr(local, "finish_staged", store_away)
     assert studio.patch(location, 0, data).status_code == 500
     upload = MediaUpload.objects.get(id=location.rsplit("/", 1)[1])
     assert upload.state == "uploading"  # every byte staged, nothing finished
