@@ -4,6 +4,7 @@ plain form's upload without JavaScript (to the app, or to the bucket and back)."
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from app.courses.outline import find_lesson
 from app.errors import LecternError, NotFound, TooLarge
 from app.extensions import csrf
 from app.media import uploads
+from app.media.documents import MediaUpload
 from app.media.rules import UPLOAD_KINDS, VIDEO_TYPES
 from app.media.storage import storage
 from app.security import stage_uploads
@@ -108,15 +110,7 @@ def media_returned(slug: str, lesson_id: str) -> Any:
     course = studio.access_editable(current_user, slug)
     upload_lesson(course, lesson_id)
     key = uploads.form_key(current_user, course, lesson_id, request.args.get("token"))
-    try:
-        upload = uploads.form_returned(current_user, course, lesson_id, key)
-    except LecternError as exc:
-        flash_error(exc)
-    else:
-        if upload.state == "complete":
-            flash("File uploaded. It will be ready for learners in a moment.", "success")
-        else:
-            flash(upload.error or "The file could not be used.", "error")
+    _received(lambda: uploads.form_returned(current_user, course, lesson_id, key))
     return redirect(url_for("studio.edit_lesson", slug=slug, lesson_id=lesson_id), 303)
 
 
@@ -141,15 +135,19 @@ def lesson_media(slug: str, lesson_id: str) -> Any:
         flash("Choose a file to upload.", "error")
         return back
     sent.stream.close()
+    path = Path(sent.stream.name)
+    _received(lambda: uploads.receive_file(current_user, course, lesson_id, path, sent.filename))
+    return back
+
+
+def _received(receive: Callable[[], MediaUpload]) -> None:
+    """Take a plain form's file, and say how it went."""
     try:
-        upload = uploads.receive_file(
-            current_user, course, lesson_id, Path(sent.stream.name), sent.filename
-        )
+        upload = receive()
     except LecternError as exc:
         flash_error(exc)
+        return
+    if upload.state == "complete":
+        flash("File uploaded. It will be ready for learners in a moment.", "success")
     else:
-        if upload.state == "complete":
-            flash("File uploaded. It will be ready for learners in a moment.", "success")
-        else:
-            flash(upload.error or "The file could not be used.", "error")
-    return back
+        flash(upload.error or "The file could not be used.", "error")

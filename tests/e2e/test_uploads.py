@@ -86,6 +86,13 @@ class Network:
             },
         )
 
+    def outage(self, page: Page, seconds: float = 2.0) -> None:
+        """Offline until the page says it waits for the network, then for `seconds`."""
+        self.set(offline=True)
+        expect(page.locator(".upload-progress-text")).to_contain_text("Offline", timeout=FINISH)
+        page.wait_for_timeout(seconds * 1000)
+        self.set(offline=False)
+
 
 def throttle(page: Page) -> Network:
     return Network(page)
@@ -267,10 +274,7 @@ def test_the_upload_waits_out_a_dropped_network(
     choose_and_upload(studio, video)
     wait_for_progress(studio, 30)
 
-    network.set(offline=True)
-    expect(studio.locator(".upload-progress-text")).to_contain_text("Offline", timeout=FINISH)
-    studio.wait_for_timeout(2000)
-    network.set(offline=False)
+    network.outage(studio)
 
     expect_ready(studio, "talk.mp4")
     assert stored_copy(uploads_server, video)
@@ -398,10 +402,7 @@ def test_with_s3_the_browser_sends_parts_to_the_bucket_and_rides_out_a_dropped_n
         video = video_file(tmp_path, 22 * MiB)  # five parts
         choose_and_upload(page, video)
         wait_for_progress(page, 30)
-        network.set(offline=True)
-        expect(page.locator(".upload-progress-text")).to_contain_text("Offline", timeout=FINISH)
-        page.wait_for_timeout(1500)
-        network.set(offline=False)
+        network.outage(page)
         expect_ready(page, "talk.mp4")
     finally:
         context.close()
