@@ -39,6 +39,7 @@ def register_extensions(app: Flask) -> None:
     from app import logs, security
     from app.accounts import handlers  # noqa: F401 - registers the event subscriptions
     from app.courses import handlers as course_handlers  # noqa: F401 - same
+    from app.courses import media_results  # noqa: F401 - same
     from app.courses.store import init_app as init_documents
     from app.extensions import csrf, db, htmx, limiter, login_manager, migrate
     from app.mail import init_app as init_mail

@@ -131,3 +131,42 @@ def on_course_published(event: dict[str, Any]) -> None:
         "course_published",
         f"/courses/{data['slug']}",
     )
+
+
+def _media_mail(event: dict[str, Any], subject: str, template: str, **extra: Any) -> None:
+    """Tell the instructor what became of a lesson's new file (once per upload: the
+    mail is keyed by the event)."""
+    data = event["data"]
+    user = lookup.get_user(data["owner_id"]) if data["owner_id"] else None
+    if user is None:
+        return
+    send_mail(
+        user.email,
+        subject,
+        template,
+        event_id=event["id"],
+        user=user,
+        what="video" if data["kind"] == "video" else "file",
+        lesson_title=data["lesson_title"],
+        course_title=data["course_title"],
+        link=_link(f"/studio/{data['course_slug']}/lessons/{data['lesson_id']}"),
+        **extra,
+    )
+
+
+@subscribe("media.ready", CONSUMER)
+def on_media_ready(event: dict[str, Any]) -> None:
+    """Tell the instructor a lesson's new file is ready for learners."""
+    _media_mail(event, f"Ready: {event['data']['lesson_title']}", "media_ready")
+
+
+@subscribe("media.failed", CONSUMER)
+def on_media_failed(event: dict[str, Any]) -> None:
+    """Tell the instructor why a lesson's new file cannot be used."""
+    data = event["data"]
+    _media_mail(
+        event,
+        f"Could not use the file for {data['lesson_title']}",
+        "media_failed",
+        reason=data["reason"],
+    )

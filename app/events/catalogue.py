@@ -128,11 +128,28 @@ EVENTS = {
         ),
         EventType(
             "media.uploaded",
-            1,
+            2,
             "lectern.media.files",
             "courses",
             ("media-pipeline",),
             "A lesson's new file is stored and its type checked; the media worker prepares it.",
+            older=(1,),
+        ),
+        EventType(
+            "media.ready",
+            1,
+            "lectern.media.files",
+            "media",
+            ("courses-media", "accounts-email"),
+            "A lesson's new file is prepared: learners get it, and its instructor is told.",
+        ),
+        EventType(
+            "media.failed",
+            1,
+            "lectern.media.files",
+            "media",
+            ("courses-media", "accounts-email"),
+            "A lesson's new file cannot be used: the lesson says why, its instructor is told.",
         ),
         EventType(
             "media.discarded",
@@ -149,7 +166,7 @@ WORKERS = {
     w.name: w
     for w in (
         Worker("email", "lectern-email", ("accounts-email",)),
-        Worker("courses", "lectern-courses", ("courses-accounts",)),
+        Worker("courses", "lectern-courses", ("courses-accounts", "courses-media")),
         Worker("media", "lectern-media", ("media-pipeline",)),
     )
 }

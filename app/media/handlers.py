@@ -6,43 +6,59 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from app.courses.documents import Course
-from app.courses.outline import set_lesson_fields
-from app.events import subscribe
+from app.events import record_event, subscribe
 from app.media.references import in_use
 from app.media.storage import derived_prefix, storage
-from app.media.uploads import discard_keys
 
 CONSUMER = "media-pipeline"
 log = logging.getLogger(__name__)
 
 
+IDENTITY = ("upload_id", "course_id", "lesson_id", "key")
+ABOUT = ("kind", "filename", "owner_id", "course_slug", "course_title", "lesson_title")
+
+
+def upload_facts(event: dict[str, Any]) -> dict[str, Any]:
+    """What the media side knows of an upload from its `media.uploaded` event. Version 1
+    (recorded before an upgrade) did not name the lesson kind, the file or whom to tell:
+    the kind follows from the content type, the rest is left empty (no email then)."""
+    data = event["data"]
+    facts = {name: data[name] for name in IDENTITY}
+    if event.get("version", 1) >= 2:
+        return facts | {name: data[name] for name in ABOUT}
+    kind = "video" if str(data["content_type"]).startswith("video/") else "file"
+    return facts | dict.fromkeys(ABOUT, "") | {"kind": kind}
+
+
 @subscribe("media.uploaded", CONSUMER)
 def on_media_uploaded(event: dict[str, Any]) -> None:
-    """Make an uploaded file the lesson's file, as it is, and discard the one it replaces.
+    """Prepare a lesson's new file for learners, and say so with `media.ready` (or
+    `media.failed`); the course side makes it the lesson's file. The media side never
+    writes course documents.
 
-    Learners get the original file (type checked by content when it completed) until the
-    processing worker exists to transcode it. Idempotent: only a pending file still in
-    state `uploaded`, from this upload, is promoted."""
-    data = event["data"]
-    course = Course.objects(id=data["course_id"]).only("sections").first()
-    found = course.find_lesson(data["lesson_id"]) if course is not None else None
-    if found is None:
-        return  # the lesson went; its file is discarded with it
-    lesson = found[1]
-    pending = lesson.pending
-    if not (pending and pending.upload_id == data["upload_id"] and pending.status == "uploaded"):
+    Until the media worker transcodes video (issue 10), a file is served as it was
+    uploaded: its type was checked by content when the upload completed, so it is ready
+    as it is, and nothing is made from it; it fails only if storage lost it meanwhile.
+    The event is recorded in the same transaction as this handler's receipt, so a
+    redelivery records nothing twice."""
+    facts = upload_facts(event)
+    stored = storage().size(facts["key"])  # StorageUnavailable: retried, then dead-lettered
+    if stored != event["data"]["size"]:
+        why = "is gone from storage" if stored is None else "in storage is not the size uploaded"
+        log.warning("uploaded file not as recorded", extra={"key": facts["key"], "size": stored})
+        record_event(
+            "media.failed",
+            facts | {"reason": f"The uploaded file {why}; please upload it again."},
+            key=facts["course_id"],
+            source="media",
+        )
         return
-    old = lesson.media.key if lesson.media else None
-    pending.status = "ready"
-    promoted = set_lesson_fields(
-        data["course_id"],
-        data["lesson_id"],
-        {"media": pending, "pending": None},
-        where={"upload_id": data["upload_id"], "status": "uploaded"},
+    record_event(
+        "media.ready",
+        facts | {"renditions_bytes": 0},
+        key=facts["course_id"],
+        source="media",
     )
-    if promoted and old and old != pending.key:
-        discard_keys(data["course_id"], [old], "replaced")
 
 
 @subscribe("media.discarded", CONSUMER)

@@ -275,7 +275,8 @@ def test_a_group_with_no_live_consumer_shows_its_backlog(kafka_app, broker):
     page = client.get("/admin/events").get_data(as_text=True)
     # worker, topics, live workers, backlog
     assert group_row(page, "lectern-email")[1:] == [
-        "lectern.accounts.users, lectern.courses.courses, lectern.courses.enrollments",
+        "lectern.accounts.users, lectern.courses.courses, lectern.courses.enrollments, "
+        "lectern.media.files",
         "none",
         "3",
     ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 
-from app.courses.documents import Media
+from app.courses.documents import Course, Media
 from app.courses.outbox import record_course_event
 from app.courses.outline import set_lesson_fields
 from app.media import rules
@@ -84,6 +84,12 @@ def complete(upload: MediaUpload, size: int) -> None:
         discard_keys(upload.course_id, [upload.key], "upload_aborted")
         log.info("upload finished for a lesson that is gone", extra={"upload": upload.id})
         return
+    course = Course.objects(id=upload.course_id).only("title", "slug", "instructor", "sections")
+    found = course.first()
+    lesson = found.find_lesson(upload.lesson_id) if found is not None else None
+    if found is None or lesson is None:  # went in the instant since it was attached
+        discard_keys(upload.course_id, [upload.key], "upload_aborted")
+        return
     record_course_event(
         "media.uploaded",
         {
@@ -93,6 +99,13 @@ def complete(upload: MediaUpload, size: int) -> None:
             "key": upload.key,
             "size": size,
             "content_type": media.content_type,
+            # what the media side needs without reading course documents
+            "kind": lesson[1].kind,
+            "filename": upload.filename,
+            "owner_id": str(found.instructor.id),
+            "course_slug": found.slug,
+            "course_title": found.title,
+            "lesson_title": lesson[1].title,
         },
         key=upload.course_id,
     )

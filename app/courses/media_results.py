@@ -1,0 +1,85 @@
+"""What the media side says of a lesson's new file, applied to the lesson: `media.ready`
+makes it the file learners get (and the one it replaces is discarded), `media.failed`
+shows the reason on the lesson, which keeps its previous file. Consumer `courses-media`
+(the `courses` worker, or the embedded bus)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from app.courses.documents import Course, Lesson
+from app.courses.outline import set_lesson_fields
+from app.events import subscribe
+
+CONSUMER = "courses-media"
+# A pending file the media side may still report on (a later report about an upload
+# that was replaced or cancelled meanwhile changes nothing).
+IN_HAND = ("uploaded",)
+log = logging.getLogger(__name__)
+
+
+def _lesson(data: dict[str, Any]) -> Lesson | None:
+    course = Course.objects(id=data["course_id"]).only("sections").first()
+    found = course.find_lesson(data["lesson_id"]) if course is not None else None
+    return found[1] if found else None
+
+
+def _pending(lesson: Lesson | None, upload_id: str) -> Any:
+    pending = lesson.pending if lesson is not None else None
+    if pending and pending.upload_id == upload_id and pending.status in IN_HAND:
+        return pending
+    return None
+
+
+@subscribe("media.ready", CONSUMER)
+def on_media_ready(event: dict[str, Any]) -> None:
+    """The new file becomes the lesson's, and the previous one is discarded. Idempotent:
+    only a pending file of this upload, still in hand, is promoted."""
+    from app.media.uploads import discard_keys
+
+    data = event["data"]
+    lesson = _lesson(data)
+    pending = _pending(lesson, data["upload_id"])
+    if lesson is None or pending is None:
+        # the lesson went, or another upload replaced this one meanwhile: the file is
+        # not needed (the media side keeps it if anything refers to it after all)
+        if lesson is None or not (lesson.media and lesson.media.key == data["key"]):
+            discard_keys(data["course_id"], [data["key"]], "replaced")
+        return
+    old = lesson.media.key if lesson.media else None
+    was = pending.status
+    pending.status = "ready"
+    pending.renditions_bytes = data["renditions_bytes"]
+    promoted = set_lesson_fields(
+        data["course_id"],
+        data["lesson_id"],
+        {"media": pending, "pending": None},
+        where={"upload_id": data["upload_id"], "status": was},
+    )
+    if promoted and old and old != pending.key:
+        discard_keys(data["course_id"], [old], "replaced")
+
+
+@subscribe("media.failed", CONSUMER)
+def on_media_failed(event: dict[str, Any]) -> None:
+    """The lesson shows why its new file cannot be used; learners keep the previous one.
+    The file itself is discarded: nothing will use it."""
+    from app.media.uploads import discard_keys
+
+    data = event["data"]
+    lesson = _lesson(data)
+    pending = _pending(lesson, data["upload_id"])
+    if pending is None:
+        return
+    was = pending.status
+    pending.status, pending.error = "failed", data["reason"]
+    failed = set_lesson_fields(
+        data["course_id"],
+        data["lesson_id"],
+        {"pending": pending},
+        where={"upload_id": data["upload_id"], "status": was},
+    )
+    if failed:
+        discard_keys(data["course_id"], [data["key"]], "rejected")
+        log.info("lesson file refused", extra={"upload": data["upload_id"]})
