@@ -265,14 +265,14 @@ def _accepted(facts: dict[str, Any]) -> VideoInfo:
             "may be damaged; export it again and upload that.",
             "undecodable",
         )
-    _check_length(facts)
+    length = _length(facts)
     rotation = round(-(facts["rotation"] or 0)) % 360
     if rotation in (90, 270):
         width, height = height, width
     return VideoInfo(
         format_name=facts["format_name"],
         size=facts["size"],
-        duration=facts["duration"],
+        duration=length,
         width=width,
         height=height,
         rotation=rotation,
@@ -290,9 +290,10 @@ def _accepted(facts: dict[str, Any]) -> VideoInfo:
     )
 
 
-def _check_length(facts: dict[str, Any]) -> None:
-    """Refuse a video that is too long, or shorter than its header says (cut short)."""
-    duration, end, size = facts["duration"], facts["end_time"], facts["size"]
+def _length(facts: dict[str, Any]) -> float:
+    """The video's length in seconds (where its packets end), once the file is known to
+    be whole, to say what it holds, and to be within the limit."""
+    stated, end, size = facts["duration"], facts["end_time"], facts["size"]
     index_end = facts["index_end"]
     if index_end is not None and index_end > size:
         raise MediaRefused(
@@ -300,23 +301,34 @@ def _check_length(facts: dict[str, Any]) -> None:
             f"{format_bytes(index_end)} its index describes. Upload the complete file.",
             "cut_short",
         )
-    if duration is None or duration <= 0:
+    length = end if end is not None else stated
+    if length is None or length <= 0:
         raise MediaRefused(
             "We cannot tell how long this video is: the file may be damaged. Export it "
             "again and upload that.",
             "no_duration",
         )
-    longest = max(duration, end or 0.0)  # a file may hold more than its header says
-    if longest > rules.VIDEO_MAX_SECONDS:
+    if length > rules.VIDEO_MAX_SECONDS:
         raise MediaRefused(
-            f"This video is {format_duration(longest)} long; the longest we take is "
+            f"This video is {format_duration(length)} long; the longest we take is "
             f"{format_duration(rules.VIDEO_MAX_SECONDS)}. Split it into shorter lessons.",
             "too_long",
         )
-    if end is None or end < duration - rules.VIDEO_CUT_SHORT_SECONDS:
-        stops = f"it stops at {format_duration(end)}" if end else "its end is missing"
+    slack = rules.VIDEO_LENGTH_SLACK_SECONDS
+    if stated is not None and end is not None and end > stated + slack:
         raise MediaRefused(
-            f"The video is cut short: {stops}, but it says it lasts "
-            f"{format_duration(duration)}. Upload the complete file.",
-            "cut_short",
+            f"The video is damaged: it says it lasts {format_duration(stated)} but goes on "
+            f"past {format_duration(end)}. Export it again and upload that.",
+            "length_mismatch",
         )
+    # An MP4's index was checked against the file above, and it is what the packets
+    # come from; its stated length (`mvhd`) is only a header field.
+    if rules.VIDEO_DEMUXERS[facts["format_name"]] != "mp4":
+        if end is None or end < stated - slack:
+            stops = f"it stops at {format_duration(end)}" if end else "its end is missing"
+            raise MediaRefused(
+                f"The video is cut short: {stops}, but it says it lasts "
+                f"{format_duration(stated)}. Upload the complete file.",
+                "cut_short",
+            )
+    return length

@@ -34,8 +34,8 @@ HEAD_BYTES = 4096
 _QUICKTIME_ATOMS = (b"ftyp", b"moov", b"mdat", b"wide", b"free", b"skip", b"pnot")
 _EBML = b"\x1a\x45\xdf\xa3"  # Matroska and WebM
 FIRST_FRAME_PACKETS = 300  # a decoder that shows nothing after this many packets fails
-TAIL_SECONDS = 3.0  # the end check starts this far before the stated end
-TAIL_PACKETS = 5_000
+TAIL_SECONDS = 3.0  # the end check reads from this far before the stated end to as far past it
+TAIL_PACKETS = 200_000  # the end check reads at most this many packets (none decoded)
 
 
 class Refused(Exception):
@@ -318,7 +318,7 @@ def _end_time(container: Any, duration: float | None) -> float | None:
             if at is None:
                 continue
             end = max(end or 0.0, at + (_seconds(packet.duration, packet.time_base) or 0.0))
-            if duration is not None and (end > duration + 60 or count > TAIL_PACKETS):
+            if duration is not None and (end > duration + TAIL_SECONDS or count > TAIL_PACKETS):
                 break
     except av.FFmpegError:
         pass  # a packet past the end of a cut file: what was read counts

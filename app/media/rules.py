@@ -146,8 +146,9 @@ AUDIO_CODECS = {
 VIDEO_MAX_SECONDS = 4 * 3600
 VIDEO_MAX_SIDE = 7680
 VIDEO_MAX_PIXELS = 7680 * 4320
-# A video whose pictures stop this much before its stated length is cut short.
-VIDEO_CUT_SHORT_SECONDS = 2.0
+# How far a video's last packets may end from the length its header states: ending
+# sooner, it is cut short; going on longer, its header lies.
+VIDEO_LENGTH_SLACK_SECONDS = 2.0
 
 # A browser-safe upload is remuxed into HLS as it is (seconds, almost no CPU) instead of
 # transcoded: what every current browser and hls.js play from fMP4 segments.

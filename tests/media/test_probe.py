@@ -18,82 +18,9 @@ import pytest
 
 from app.media import probe_read, rules
 from app.media.probe import MediaRefused, VideoInfo, probe_video, reader_params
+from tests.support.videos import cut_in_half, make_sound_only, make_video, restate_webm_length
 
-# ---------------------------------------------------------------- making media
-
-
-def make_video(
-    path: Path,
-    *,
-    codec: str = "libx264",
-    container: str = "mp4",
-    pix_fmt: str = "yuv420p",
-    size: tuple[int, int] = (320, 180),
-    seconds: float = 2.0,
-    rate: int = 24,
-    audio: str | None = "aac",
-    rotate: int | None = None,
-    keyint: int | None = 24,
-    options: dict[str, str] | None = None,
-) -> Path:
-    """A real video: flat frames whose shade changes, and silence if `audio`."""
-    import av
-
-    width, height = size
-    frames = max(1, round(seconds * rate))
-    with av.open(str(path), "w", format=container, container_options=options or {}) as out:
-        video = out.add_stream(codec, rate=rate)
-        video.width, video.height, video.pix_fmt = width, height, pix_fmt
-        if codec == "libx264" and keyint:
-            params = f"keyint={keyint}:min-keyint={keyint}:scenecut=0"
-            video.options = {"preset": "ultrafast", "x264-params": params}
-        elif codec == "libx265":
-            video.options = {"preset": "ultrafast", "x265-params": "log-level=none"}
-        elif codec == "libvpx-vp9":
-            video.options = {"deadline": "realtime", "cpu-used": "8"}
-        if rotate is not None:
-            video.set_display_rotation(rotate)
-        sound = out.add_stream(audio, rate=48000) if audio else None
-        for i in range(frames):
-            frame = av.VideoFrame(width, height, "yuv420p")
-            for plane in frame.planes:
-                plane.update(bytes([16 + i * 5 % 200]) * plane.buffer_size)
-            if pix_fmt != "yuv420p":
-                frame = frame.reformat(format=pix_fmt)
-            frame.pts = i
-            out.mux(video.encode(frame))
-        out.mux(video.encode(None))
-        if sound is not None:
-            for k in range(int(frames / rate * 48000 / 1024)):
-                chunk = av.AudioFrame(format="fltp", layout="stereo", samples=1024)
-                for plane in chunk.planes:
-                    plane.update(bytes(plane.buffer_size))
-                chunk.sample_rate, chunk.pts = 48000, k * 1024
-                out.mux(sound.encode(chunk))
-            out.mux(sound.encode(None))
-    return path
-
-
-def make_sound_only(path: Path) -> Path:
-    import av
-
-    with av.open(str(path), "w", format="mp4") as out:
-        sound = out.add_stream("aac", rate=48000)
-        for k in range(20):
-            chunk = av.AudioFrame(format="fltp", layout="stereo", samples=1024)
-            for plane in chunk.planes:
-                plane.update(bytes(plane.buffer_size))
-            chunk.sample_rate, chunk.pts = 48000, k * 1024
-            out.mux(sound.encode(chunk))
-        out.mux(sound.encode(None))
-    return path
-
-
-def cut_in_half(source: Path, path: Path) -> Path:
-    data = source.read_bytes()
-    path.write_bytes(data[: len(data) // 2])
-    return path
-
+# ---------------------------------------------------------------- the files
 
 VP9 = {"codec": "libvpx-vp9", "container": "webm", "audio": "libopus"}
 RECIPES: dict[str, Callable[[Path], Path]] = {
@@ -369,6 +296,14 @@ def test_a_webm_cut_in_half(media: Callable[[str], Path], tmp_path: Path) -> Non
     problem = refused(cut_in_half(media("long.webm"), tmp_path / "cut.webm"))
     assert problem.code == "cut_short"
     assert "but it says it lasts 8 s" in str(problem)
+
+
+def test_a_webm_that_goes_on_longer_than_it_says(
+    media: Callable[[str], Path], tmp_path: Path
+) -> None:
+    problem = refused(restate_webm_length(media("long.webm"), tmp_path / "lying.webm", 2.0))
+    assert problem.code == "length_mismatch"
+    assert str(problem).startswith("The video is damaged: it says it lasts 2 s but goes on")
 
 
 def test_a_zero_byte_file(tmp_path: Path) -> None:
