@@ -87,3 +87,14 @@ def format_bytes(n: int) -> str:
         if n >= size:
             return f"{n / size:.1f} {unit}".replace(".0 ", " ")
     return f"{n} bytes"
+
+
+def format_duration(seconds: float) -> str:
+    """5 h 12 min, 4 h, 3 min 20 s, 12 s: a length of video as a person says it."""
+    whole = round(seconds)
+    hours, minutes, secs = whole // 3600, whole % 3600 // 60, whole % 60
+    if hours:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    if minutes:
+        return f"{minutes} min {secs} s" if secs else f"{minutes} min"
+    return f"{seconds:.1f} s".replace(".0 ", " ") if seconds < 10 else f"{secs} s"

