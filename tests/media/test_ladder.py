@@ -311,7 +311,7 @@ def test_past_its_time_limit_ffmpeg_is_killed(
     assert children() == []
 
 
-def test_a_failing_callback_or_file_stops_ffmpeg_with_the_reason(
+def test_a_failing_callback_file_or_folder_stops_with_the_reason(
     sources: dict[str, Path], tmp_path: Path
 ) -> None:
     def cancel(percent: float) -> None:
@@ -326,6 +326,8 @@ def test_a_failing_callback_or_file_stops_ffmpeg_with_the_reason(
         ladder.remux(broken, tmp_path / "b", SECONDS)
     with pytest.raises(ValueError, match="demuxer"):
         ladder.remux(sources["av"], tmp_path / "c", SECONDS, demuxer="hls")
+    with pytest.raises(ValueError, match="not empty"):  # a previous attempt's files
+        ladder.remux(sources["av"], tmp_path, SECONDS)
 
 
 def children() -> list[int]:
