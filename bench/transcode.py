@@ -62,11 +62,10 @@ def ffmpeg(*args: str) -> None:
     subprocess.run(command, check=True)  # noqa: S603 - our own arguments
 
 
-def make_camera(path: Path, seconds: int) -> Path:
+def make_camera(path: Path, seconds: int) -> None:
     video = f"mandelbrot=s=1920x1080:r=30,noise=alls=8:allf=t+u,trim=duration={seconds}"
     audio = f"sine=f=220:d={seconds},aformat=channel_layouts=stereo"
     ffmpeg("-f", "lavfi", "-i", video, "-f", "lavfi", "-i", audio, *_camera_codec(), str(path))
-    return path
 
 
 def _camera_codec() -> list[str]:
@@ -77,7 +76,7 @@ def _camera_codec() -> list[str]:
     ).split()
 
 
-def make_slides(path: Path, seconds: int) -> Path:
+def make_slides(path: Path, seconds: int) -> None:
     """A slide a 10 s, drawn with Pillow, and a pointer crossing them."""
     folder = path.parent / "slides"
     folder.mkdir(exist_ok=True)
@@ -99,7 +98,6 @@ def make_slides(path: Path, seconds: int) -> Path:
         *("-framerate", "1/10", "-i", str(folder / "slide_%03d.png")),
         *("-f", "lavfi", "-i", audio, "-vf", video, *_camera_codec(), str(path)),
     )
-    return path
 
 
 def cpu_seconds() -> float:
@@ -168,7 +166,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=int, default=60, help="length of each test video")
     default = ",".join(map(str, rules.LADDER_DEFAULT))
     parser.add_argument("--ladder", default=default, help="rung heights (MEDIA_LADDER)")
-    parser.add_argument("--keep", type=Path, help="write here and keep the files")
+    parser.add_argument(
+        "--keep", type=Path, help="write here and keep the files (the sources are reused)"
+    )
     args = parser.parse_args(argv)
     heights = media_ladder(args.ladder)
     with tempfile.TemporaryDirectory(prefix="lectern-bench-") as scratch:
@@ -176,8 +176,11 @@ def main(argv: list[str] | None = None) -> int:
         root.mkdir(parents=True, exist_ok=True)
         print(f"ffmpeg: {ffmpeg_exe()}; {os.cpu_count()} cores; load {os.getloadavg()[0]:.2f}")
         print(f"generating {args.seconds} s test videos (not timed) ...", flush=True)
-        camera = make_camera(root / "camera.mp4", args.seconds)
-        slides = make_slides(root / "slides.mp4", args.seconds)
+        camera, slides = (root / f"{kind}-{args.seconds}s.mp4" for kind in ("camera", "slides"))
+        if not camera.exists():  # a --keep folder keeps the sources for the next run
+            make_camera(camera, args.seconds)
+        if not slides.exists():
+            make_slides(slides, args.seconds)
         print(f"ladder {heights}, preset {rules.LADDER_PRESET}, CRF {rules.LADDER_CRF}")
         ok = measure("camera-like", camera, root / "camera-hls", args.seconds, heights)
         measure("slides-like", slides, root / "slides-hls", args.seconds, heights)

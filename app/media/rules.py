@@ -116,9 +116,9 @@ LADDER_MAXRATE = {
     2160: 16_000_000,
 }
 LADDER_BUFSIZE_SECONDS = 2
-# veryfast: on 2 cores the default ladder of 1080p30 camera video costs about 44
-# CPU-seconds per minute (docs/performance.md); `faster` and slower presets cost
-# 1.5-3x that for a few percent fewer bytes.
+# veryfast: the default ladder of 1080p30 camera video costs about 44 CPU-seconds per
+# minute of video on 2 cores (docs/performance.md), just inside SPEC §8's 45; any slower
+# preset would not fit.
 LADDER_PRESET = "veryfast"
 LADDER_MAX_FPS = 60  # a faster source is halved until it is at most this
 SEGMENT_SECONDS = 6  # HLS segment and GOP length (Apple's HLS authoring spec: 6 s)
