@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PORT   ?= 8000
 
-.PHONY: install run test test-fast lint format browser bench bench-uploads clean help
+.PHONY: install run test test-fast lint format browser bench bench-uploads bench-transcode clean help
 
 help:
 	@echo "make run    - install, migrate, seed demo data, serve on http://127.0.0.1:$(PORT)"
@@ -15,6 +15,7 @@ help:
 	@echo "make lint   - ruff check, ruff format --check, mypy"
 	@echo "make bench  - benchmarks that print their figures (see bench/)"
 	@echo "make bench-uploads - a 2 GiB upload: worker memory and other requests' p95"
+	@echo "make bench-transcode - the HLS ladder's CPU-seconds per minute of video, wall time"
 
 install: $(STAMP) static/vendor/htmx.min.js static/vendor/uploader.js
 
@@ -58,6 +59,10 @@ bench: install
 # A 2 GiB upload must not grow the web worker's memory or slow other requests (issue 9).
 bench-uploads: install
 	$(BIN)/python -m bench.uploads
+
+# The HLS ladder: at most 45 CPU-s per minute of 1080p camera video, 0.55x its duration.
+bench-transcode: install
+	$(BIN)/python -m bench.transcode
 
 lint: install
 	$(BIN)/ruff check .

@@ -39,6 +39,26 @@ def _bool(value: str) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def media_ladder(value: str) -> tuple[int, ...]:
+    """MEDIA_LADDER ("360,720") as rung heights, lowest first; ConfigError if unusable."""
+    from app.media.rules import LADDER_HEIGHT_MAX, LADDER_HEIGHT_MIN, LADDER_RUNGS_MAX
+
+    try:
+        heights = sorted({int(part) for part in value.split(",") if part.strip()})
+    except ValueError:
+        heights = []
+    if (
+        not heights
+        or len(heights) > LADDER_RUNGS_MAX
+        or not (LADDER_HEIGHT_MIN <= heights[0] and heights[-1] <= LADDER_HEIGHT_MAX)
+    ):
+        raise ConfigError(
+            f"MEDIA_LADDER must list 1 to {LADDER_RUNGS_MAX} rung heights between "
+            f"{LADDER_HEIGHT_MIN} and {LADDER_HEIGHT_MAX}, such as 360,720; got {value!r}"
+        )
+    return tuple(heights)
+
+
 @dataclass(frozen=True)
 class Settings:
     """Typed view of the environment; `to_flask()` turns it into Flask config keys."""
@@ -67,6 +87,7 @@ class Settings:
     upload_abandon_hours: int = 24  # an upload idle this long is cleaned up
     storage_quota_bytes: int = 50 * 1024**3  # per instructor; admins change it per user
     media_url_hours: int = 6  # a delivery URL outlives a long lesson and its pauses
+    media_ladder: str = "360,720"  # HLS rung heights (short side), never upscaled
     session_idle_minutes: int = 120
     session_absolute_hours: int = 12
     jwt_issuer: str = "lectern"
@@ -190,6 +211,7 @@ class Settings:
                 f"DELIVERY_RETENTION_DAYS must be at least {longest} (the longest topic retention)"
             )
         self._check_uploads()
+        media_ladder(self.media_ladder)
         if self.trash_retention_days < 1:
             raise ConfigError("TRASH_RETENTION_DAYS must be at least 1")
         self._check_media_storage()
@@ -332,6 +354,7 @@ class Settings:
                 "EVENT_BUS": self.event_bus
                 or ("kafka" if self.kafka_bootstrap_servers else "embedded"),
                 "SENDGRID_API_HOST": self.sendgrid_api_host.rstrip("/"),
+                "MEDIA_LADDER": media_ladder(self.media_ladder),
                 "SESSION_IDLE_TIMEOUT": timedelta(minutes=self.session_idle_minutes),
                 "SESSION_ABSOLUTE_TIMEOUT": timedelta(hours=self.session_absolute_hours),
                 "PERMANENT_SESSION_LIFETIME": timedelta(hours=self.session_absolute_hours),

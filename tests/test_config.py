@@ -110,3 +110,15 @@ def test_with_s3_no_url_is_signed_for_longer_than_s3_allows(name):
     with pytest.raises(ConfigError, match="7 days"):
         Settings.from_env({**s3, name: "169"})
     assert Settings.from_env({name: "500"})  # the local store signs its own URLs
+
+
+def test_media_ladder_is_a_list_of_rung_heights():
+    assert Settings.from_env({}).to_flask()["MEDIA_LADDER"] == (360, 720)
+    assert Settings.from_env({"MEDIA_LADDER": "1080, 360,720"}).to_flask()["MEDIA_LADDER"] == (
+        360,
+        720,
+        1080,
+    )
+    for bad in ("", "720p", "100,720", "360,4320", "240,360,480,720,1080,1440"):
+        with pytest.raises(ConfigError, match="MEDIA_LADDER"):
+            Settings(media_ladder=bad).check()

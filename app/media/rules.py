@@ -162,3 +162,56 @@ SAFE_LONG_SIDE, SAFE_SHORT_SIDE = 1920, 1080  # 1080p, landscape or portrait
 SAFE_MAX_FPS = 60.0  # 120 and 240 fps phone slow motion is too heavy to play as it is
 SAFE_KEYFRAME_SECONDS = 10.0  # HLS segments start at keyframes: at most this far apart
 SAFE_MAX_BYTES = 1 * GiB  # larger files are bitrate-heavy: a ladder serves them better
+# ---------------------------------------------------------------- the HLS ladder
+
+# app/media/ladder.py. Rungs are named by their short side ("720p"), so a portrait
+# phone video gets the same rungs as a landscape one. The default ladder is a setting
+# (MEDIA_LADDER); these are its bounds and the encoder's fixed choices.
+LADDER_DEFAULT = (360, 720)
+LADDER_HEIGHT_MIN = 144
+LADDER_HEIGHT_MAX = 2160
+LADDER_RUNGS_MAX = 5
+# A source between two rungs (a 480p file with the 360p+720p ladder) loses the rung above
+# it; when it is at least this much taller than the highest rung it keeps, it also gets
+# a rung at its own size, so its own detail is not thrown away. Below that (a 400p
+# source) the extra rung would cost a whole encode for a barely visible difference.
+LADDER_OWN_RUNG_RATIO = 1.25
+# Capped CRF: x264 spends what the picture needs (CRF 23, its default quality) up to a
+# ceiling per rung (VBV maxrate, bits/s; the buffer is twice that, about 2 s), so slides
+# cost a fraction of the cap while camera noise never outgrows the link a viewer of that
+# rung has: 0.8 Mbit/s for 360p fits a poor mobile link, 2.5 Mbit/s for 720p plus audio
+# fits a 3 Mbit/s one. Heights between these get a rate interpolated linearly.
+LADDER_CRF = 23
+LADDER_MAXRATE = {
+    144: 200_000,
+    240: 400_000,
+    360: 800_000,
+    480: 1_200_000,
+    540: 1_600_000,
+    720: 2_500_000,
+    1080: 5_000_000,
+    1440: 9_000_000,
+    2160: 16_000_000,
+}
+LADDER_BUFSIZE_SECONDS = 2
+# veryfast: the default ladder of 1080p30 camera video costs about 44 CPU-seconds per
+# minute of video on 2 cores (docs/performance.md), just inside SPEC §8's 45; any slower
+# preset would not fit.
+LADDER_PRESET = "veryfast"
+LADDER_MAX_FPS = 60  # a faster source is halved until it is at most this
+SEGMENT_SECONDS = 6  # HLS segment and GOP length (Apple's HLS authoring spec: 6 s)
+AUDIO_BITRATE = 128_000  # the one AAC-LC stereo rendition every rung shares
+AUDIO_CHANNELS = 2
+# The ffmpeg demuxer forced on an upload, from the family the probe found it to be
+# (VIDEO_DEMUXERS' values), so ffmpeg never guesses the format of a hostile file.
+DEMUXERS = {"mp4": "mov", "matroska": "matroska"}
+# ffmpeg runs at this niceness (on top of the worker's own), so a transcode yields the
+# cores to the web process.
+FFMPEG_NICENESS = 10
+# Wall-clock limits, seconds = BASE + FACTOR x the video's duration; past it ffmpeg is
+# killed. A transcode takes about 0.5x its duration on an idle 2-core machine: 4x leaves
+# room for a busy one. A remux only copies bytes (seconds for 1 GB).
+TRANSCODE_TIME_BASE = 60.0
+TRANSCODE_TIME_FACTOR = 4.0
+REMUX_TIME_BASE = 60.0
+REMUX_TIME_FACTOR = 0.25
