@@ -118,6 +118,29 @@ def media_sweep() -> None:
     click.echo(f"Removed {sweep_abandoned()} abandoned upload(s).")
 
 
+@media_cli.command("work")
+@click.option("--once", is_flag=True, help="Run the jobs waiting now, then exit.")
+@with_appcontext
+def media_work(once: bool) -> None:
+    """Run the media worker's jobs (validating uploaded videos) until SIGTERM. `make run`
+    starts this beside the web process; with Kafka, `worker media` runs it too."""
+    import signal
+    import threading
+
+    from app.media.processing import run_next, work
+
+    if once:
+        done = 0
+        while run_next():
+            done += 1
+        click.echo(f"Ran {done} media job(s).")
+        return
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    work(current_app._get_current_object(), stop)  # type: ignore[attr-defined]
+
+
 @media_cli.command("orphans")
 @click.option("--delete", is_flag=True, help="Delete them (default: only list them).")
 @click.option(
@@ -219,7 +242,21 @@ def worker(name: str) -> None:
 
     runner = Runner(app, WORKERS[name])
     runner.install_signal_handlers()
-    runner.run()
+    jobs = None
+    if name == "media":  # the jobs the media-pipeline consumer queues, in a thread
+        import threading
+
+        from app.media.processing import work
+
+        stop = threading.Event()
+        jobs = threading.Thread(target=work, args=(app, stop), name="media-jobs", daemon=True)
+        jobs.start()
+    try:
+        runner.run()
+    finally:
+        if jobs is not None:
+            stop.set()
+            jobs.join(timeout=30)
 
 
 @events_cli.command("create-topics")

@@ -331,13 +331,18 @@ class Outbox:
         self.dir = Path(app.config["DATA_DIR"]) / "outbox"
 
     def deliver(self) -> int:
+        """Deliver every pending event, and run the media worker's jobs they queue (as
+        its own process would), until nothing is left to do."""
         from app.events.bus import dispatch_pending
+        from app.media.processing import run_next
 
         with self.app.app_context():
             total = 0
-            while n := dispatch_pending():
+            while True:
+                n = dispatch_pending()
                 total += n
-            return total
+                if not n and not run_next():
+                    return total
 
     def messages(self) -> list[email.message.EmailMessage]:
         self.deliver()

@@ -7,7 +7,9 @@ import logging
 from typing import Any
 
 from app.events import record_event, subscribe
+from app.media.jobs import enqueue
 from app.media.references import in_use
+from app.media.rules import REASON_GONE
 from app.media.storage import derived_prefix, storage
 
 CONSUMER = "media-pipeline"
@@ -36,22 +38,20 @@ def on_media_uploaded(event: dict[str, Any]) -> None:
     `media.failed`); the course side makes it the lesson's file. The media side never
     writes course documents.
 
-    Until the media worker transcodes video (issue 10), a file is served as it was
-    uploaded: its type was checked by content when the upload completed, so it is ready
-    as it is, and nothing is made from it; it fails only if storage lost it meanwhile.
-    The event is recorded in the same transaction as this handler's receipt, so a
-    redelivery records nothing twice."""
+    A video becomes a job for the media worker (app/media/jobs.py), which validates it
+    by content and reports the outcome; another file (its type was checked by content
+    when the upload completed) is ready as it is. Either way the next step is recorded
+    in the same transaction as this handler's receipt, so a redelivery adds nothing."""
     facts = upload_facts(event)
     stored = storage().size(facts["key"])  # StorageUnavailable: retried, then dead-lettered
     if stored != event["data"]["size"]:
-        why = "is gone from storage" if stored is None else "in storage is not the size uploaded"
         log.warning("uploaded file not as recorded", extra={"key": facts["key"], "size": stored})
         record_event(
-            "media.failed",
-            facts | {"reason": f"The uploaded file {why}; please upload it again."},
-            key=facts["course_id"],
-            source="media",
+            "media.failed", facts | {"reason": REASON_GONE}, key=facts["course_id"], source="media"
         )
+        return
+    if facts["kind"] == "video":  # the media worker's job (app/media/processing.py)
+        enqueue(facts | {"size": stored})
         return
     record_event(
         "media.ready",

@@ -215,3 +215,18 @@ TRANSCODE_TIME_BASE = 60.0
 TRANSCODE_TIME_FACTOR = 4.0
 REMUX_TIME_BASE = 60.0
 REMUX_TIME_FACTOR = 0.25
+
+# ---------------------------------------------------------------- the media worker's jobs
+
+# One job per uploaded video (app/media/jobs.py): queued, running (leased to one
+# worker), done (its outcome went out as an event).
+JOB_STATES = ("queued", "running", "done")
+JOB_LEASE_SECONDS = 120  # renewed while a job runs; a dead worker's job is free after it
+JOB_RENEW_BYTES = 256 * MiB  # copying a bucket's object, the lease is renewed this often
+JOB_MAX_ATTEMPTS = 3  # tries of a job that fails for a reason of ours, not the file's
+WORKER_NICENESS = 10  # the embedded media process yields the cores to the web process
+REASON_GONE = "The uploaded file is gone from storage; please upload it again."
+REASON_OURS = (
+    "We could not process this file because of a problem on our side. Please upload "
+    "it again; if it keeps failing, tell the site's administrators."
+)

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import base64
+import functools
+import struct
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.conftest import PASSWORD
+from tests.support.videos import make_video
 
 
 def metadata(**values: str) -> str:
@@ -70,10 +75,25 @@ def studio(client, courses) -> Studio:
 
 
 def mp4(size: int) -> bytes:
-    """Bytes that start like an MP4 (an ftyp box), `size` long."""
+    """An MP4 `size` long: a real one-second video followed by a `free` box (the media
+    worker's probe reads it as the video it is), or, when `size` is smaller than the
+    video, bytes that only start like an MP4 (an ftyp box), for the tests of the
+    protocol that never get as far as the content."""
+    video = _small_video()
+    if size >= len(video) + 8:
+        pad = size - len(video)
+        filler = bytes(range(256)) * (pad // 256 + 1)
+        return video + struct.pack(">I", pad) + b"free" + filler[: pad - 8]
     head = b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2"
     body = bytes(range(256)) * (size // 256 + 1)
     return (head + body)[:size]
+
+
+@functools.cache
+def _small_video() -> bytes:
+    with tempfile.TemporaryDirectory() as folder:
+        path = make_video(Path(folder) / "small.mp4", size=(64, 64), seconds=1.0, audio=None)
+        return path.read_bytes()
 
 
 def course_events(event_type: str) -> list[Any]:

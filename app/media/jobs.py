@@ -1,0 +1,145 @@
+"""The media worker's queue: one job per uploaded video, in the SQL database.
+
+The `media.uploaded` handler (consumer `media-pipeline`, run by the embedded bus or the
+Kafka `media` worker) only enqueues: the work itself can take as long as the video,
+far longer than a consumer may hold a message. A job is leased to one worker at a time
+and its lease renewed while it runs; a worker killed mid-job lets the lease run out,
+and the next claim takes the job again (its outputs have fixed names, so a second run
+overwrites rather than duplicates). Outcomes go out as events (`media.ready`,
+`media.failed`) recorded in the SQL outbox in the same transaction that ends the job,
+so the media side never writes course documents and the two never share a store.
+
+In the embedded default the jobs run in a process of their own (`flask --app wsgi
+media work`, which gunicorn starts beside its worker at a lower CPU priority); SQLite in
+WAL mode lets the two processes share the database.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import JSON, Index, String, Text, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.extensions import db
+from app.media import rules
+from app.timeutil import utcnow
+from app.types import UTCDateTime
+
+
+class MediaJob(db.Model):  # type: ignore[name-defined,misc]
+    """An uploaded video the media worker has to prepare."""
+
+    __tablename__ = "media_jobs"
+
+    upload_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    course_id: Mapped[str] = mapped_column(String(40))
+    # the `media.uploaded` facts (app/media/handlers.py `upload_facts`), size included
+    facts: Mapped[dict[str, Any]] = mapped_column(JSON)
+    state: Mapped[str] = mapped_column(String(12), default="queued")  # rules.JOB_STATES
+    attempts: Mapped[int] = mapped_column(default=0)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    worker: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+    __table_args__ = (Index("ix_media_jobs_state_created", "state", "created_at"),)
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"[:80]
+
+
+def enqueue(facts: dict[str, Any]) -> None:
+    """Queue a job for this upload in the caller's transaction; a second enqueue of the
+    same upload (a redelivered event) adds nothing."""
+    if db.session.get(MediaJob, facts["upload_id"]) is not None:
+        return
+    db.session.add(
+        MediaJob(upload_id=facts["upload_id"], course_id=facts["course_id"], facts=facts)
+    )
+
+
+def claim(now: datetime | None = None) -> MediaJob | None:
+    """Lease the oldest job that is queued, or whose worker stopped renewing its lease;
+    committed, so no other worker takes it meanwhile. None if there is none."""
+    now = now or utcnow()
+    due = (MediaJob.state == "queued") | (
+        (MediaJob.state == "running") & (MediaJob.lease_until < now)
+    )
+    for candidate in db.session.scalars(
+        select(MediaJob.upload_id).where(due).order_by(MediaJob.created_at).limit(5)
+    ):
+        taken = db.session.execute(
+            update(MediaJob)
+            .where(MediaJob.upload_id == candidate, due)
+            .values(
+                state="running",
+                attempts=MediaJob.attempts + 1,
+                lease_until=now + timedelta(seconds=rules.JOB_LEASE_SECONDS),
+                worker=worker_name(),
+            )
+        )
+        db.session.commit()
+        if getattr(taken, "rowcount", 0) == 1:
+            return db.session.get(MediaJob, candidate, populate_existing=True)
+    return None
+
+
+def renew(job: MediaJob) -> bool:
+    """Extend the lease while the job runs; False if another worker took it over (this
+    one was presumed dead): the caller should stop."""
+    renewed = db.session.execute(
+        update(MediaJob)
+        .where(MediaJob.upload_id == job.upload_id, MediaJob.worker == worker_name())
+        .values(lease_until=utcnow() + timedelta(seconds=rules.JOB_LEASE_SECONDS))
+    )
+    db.session.commit()
+    return getattr(renewed, "rowcount", 0) == 1
+
+
+def finish(job: MediaJob, error: str | None = None) -> None:
+    """The job is over (its outcome event is in the same transaction): commit both."""
+    job.state = "done"
+    job.finished_at = utcnow()
+    job.lease_until = None
+    job.last_error = error
+    try:
+        db.session.commit()
+    except IntegrityError:  # never expected: the outcome is keyed by a new event id
+        db.session.rollback()
+        raise
+
+
+def release(job: MediaJob, error: str) -> None:
+    """Put the job back in the queue after a failure of ours, for another try."""
+    job.state = "queued"
+    job.lease_until = None
+    job.worker = None
+    job.last_error = error
+    db.session.commit()
+
+
+def backlog() -> dict[str, int]:
+    """How many jobs wait and run (for the admin page and readiness)."""
+    rows = db.session.execute(
+        select(MediaJob.state, db.func.count()).group_by(MediaJob.state)
+    ).all()
+    counts = {state: 0 for state in rules.JOB_STATES}
+    counts.update({state: int(n) for state, n in rows})
+    return counts
+
+
+def prune(now: datetime | None = None) -> int:
+    """Forget finished jobs after UPLOAD_RECORD_DAYS."""
+    cutoff = (now or utcnow()) - timedelta(days=rules.UPLOAD_RECORD_DAYS)
+    gone = db.session.execute(
+        db.delete(MediaJob).where(MediaJob.state == "done", MediaJob.finished_at < cutoff)
+    )
+    db.session.commit()
+    return int(getattr(gone, "rowcount", 0) or 0)

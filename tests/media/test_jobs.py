@@ -1,0 +1,130 @@
+"""The media worker's jobs: a video is validated by content in a job of its own, leased
+to one worker; the outcome reaches the lesson and the instructor once, whatever dies on
+the way."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from app.extensions import db
+from app.media import jobs, rules
+from app.media.documents import MediaUpload
+from app.media.probe import MediaRefused
+from tests.conftest import Outbox
+from tests.media.conftest import mp4
+
+
+def _queued_job(studio, app, data: bytes):
+    """Upload `data` to the video lesson and deliver events up to the queued job."""
+    location, _ = studio.upload(data)
+    with app.app_context():
+        from app.events.bus import dispatch_pending
+
+        while dispatch_pending():
+            pass
+        upload_id = location.rsplit("/", 1)[1]
+        job = db.session.get(jobs.MediaJob, upload_id)
+        assert job is not None and job.state == "queued"
+    return upload_id
+
+
+def test_a_video_waits_for_the_media_worker_then_is_ready(studio, app):
+    upload_id = _queued_job(studio, app, mp4(40_000))
+    assert studio.lesson(studio.video).pending.status == "uploaded"  # not yet prepared
+    Outbox(app).deliver()  # the worker runs the job, the course side applies the outcome
+    lesson = studio.lesson(studio.video)
+    assert lesson.media.status == "ready" and lesson.media.upload_id == upload_id
+    with app.app_context():
+        assert db.session.get(jobs.MediaJob, upload_id).state == "done"
+        assert jobs.backlog() == {"queued": 0, "running": 0, "done": 1}
+
+
+def test_a_video_cut_short_is_refused_with_its_reason(studio, app):
+    whole = mp4(60_000)
+    video_end = whole.index(b"free") - 4
+    cut = whole[: video_end // 2]  # the ftyp and half of it: passes the upload's sniff
+    studio.upload(cut)
+    messages = Outbox(app).messages()
+    pending = studio.lesson(studio.video).pending
+    assert pending.status == "failed"
+    assert pending.error and "video" in pending.error.lower()
+    (mail,) = [m for m in messages if m["Subject"].startswith("Could not use")]
+    assert pending.error in mail.get_body(("plain",)).get_content()
+    page = studio.client.get(f"/studio/{studio.course.slug}/lessons/{studio.video.id}")
+    assert pending.error in page.get_data(as_text=True)
+
+
+def test_a_file_lesson_needs_no_job(studio, app):
+    location, _ = studio.upload(
+        b"%PDF-1.4\n" + b"x" * 5000, filename="notes.pdf", lesson=studio.sheet
+    )
+    Outbox(app).deliver()
+    assert studio.lesson(studio.sheet).media.status == "ready"
+    with app.app_context():
+        assert db.session.get(jobs.MediaJob, location.rsplit("/", 1)[1]) is None
+
+
+def test_a_job_whose_worker_died_is_taken_again_and_reported_once(studio, app):
+    upload_id = _queued_job(studio, app, mp4(40_000))
+    with app.app_context():
+        first = jobs.claim()
+        assert first is not None and first.upload_id == upload_id and first.attempts == 1
+        assert jobs.claim() is None  # leased: nobody else takes it
+        later = first.lease_until + timedelta(seconds=1)  # its worker stopped renewing
+        again = jobs.claim(now=later)
+        assert again is not None and again.attempts == 2
+        from app.media.processing import run_job
+
+        run_job(again)  # the second worker finishes it
+    Outbox(app).deliver()
+    messages = Outbox(app).messages()
+    assert len([m for m in messages if m["Subject"].startswith("Ready:")]) == 1
+    assert studio.lesson(studio.video).media.upload_id == upload_id
+
+
+def test_a_probe_that_times_out_is_tried_again_then_refused(studio, app, monkeypatch):
+    import app.media.processing as processing
+
+    calls = []
+
+    def too_slow(path):
+        calls.append(path)
+        raise MediaRefused("Reading this video took too long.", code="timeout")
+
+    monkeypatch.setattr(processing, "probe_video", too_slow)
+    upload_id = _queued_job(studio, app, mp4(40_000))
+    Outbox(app).deliver()
+    assert len(calls) == rules.JOB_MAX_ATTEMPTS
+    pending = studio.lesson(studio.video).pending
+    assert pending.status == "failed" and "too long" in pending.error
+    with app.app_context():
+        job = db.session.get(jobs.MediaJob, upload_id)
+        assert job.state == "done" and job.attempts == rules.JOB_MAX_ATTEMPTS
+
+
+def test_a_failure_of_ours_is_retried_then_reported_as_ours(studio, app, monkeypatch):
+    import app.media.processing as processing
+
+    def broken(path):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(processing, "probe_video", broken)
+    upload_id = _queued_job(studio, app, mp4(40_000))
+    Outbox(app).deliver()
+    pending = studio.lesson(studio.video).pending
+    assert pending.status == "failed" and pending.error == rules.REASON_OURS
+    with app.app_context():
+        job = db.session.get(jobs.MediaJob, upload_id)
+        assert job.attempts == rules.JOB_MAX_ATTEMPTS and "disk full" in job.last_error
+
+
+def test_a_redelivered_upload_event_queues_nothing_more(studio, app):
+    upload_id = _queued_job(studio, app, mp4(40_000))
+    with app.app_context():
+        from app.courses.outbox import DocOutboxEvent
+        from app.events.bus import deliver
+
+        for event in DocOutboxEvent.objects(type="media.uploaded"):
+            deliver(event.envelope())
+        assert db.session.query(jobs.MediaJob).filter_by(upload_id=upload_id).count() == 1
+    assert MediaUpload.objects.get(id=upload_id).state == "complete"
