@@ -17,7 +17,7 @@ help:
 	@echo "make bench-uploads - a 2 GiB upload: worker memory and other requests' p95"
 	@echo "make bench-transcode - the HLS ladder's CPU-seconds per minute of video, wall time"
 
-install: $(STAMP) static/vendor/htmx.min.js static/vendor/uploader.js
+install: $(STAMP) static/vendor/htmx.min.js static/vendor/hls.min.js static/vendor/uploader.js
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,11 @@ node_modules/.package-lock.json: package.json package-lock.json
 static/vendor/htmx.min.js: node_modules/.package-lock.json
 	@mkdir -p static/vendor
 	cp node_modules/htmx.org/dist/htmx.min.js static/vendor/htmx.min.js
+
+# hls.js plays the HLS ladder where the browser has no HLS of its own (video lessons only).
+static/vendor/hls.min.js: node_modules/.package-lock.json
+	@mkdir -p static/vendor
+	cp node_modules/hls.js/dist/hls.min.js static/vendor/hls.min.js
 
 # The studio's upload script and tus-js-client, bundled by esbuild (see package.json).
 static/vendor/uploader.js: static/js/uploader.js node_modules/.package-lock.json

@@ -42,59 +42,23 @@ def post_worker_init(worker):
 
 # ---------------------------------------------------------------- the media process
 
-_media = {"process": None, "stopping": False}
 _bus = settings.event_bus or ("kafka" if settings.kafka_bootstrap_servers else "embedded")
 EMBEDDED = _bus == "embedded"
 
 
-def _start_media(server):
-    """`flask --app wsgi media work`, at a lower CPU priority than the web process."""
-    import os
-    import subprocess
-    import sys
-
-    from app.media.rules import WORKER_NICENESS
-
-    _media["process"] = subprocess.Popen(
-        [sys.executable, "-m", "flask", "--app", "wsgi", "media", "work"],
-        stdin=subprocess.DEVNULL,
-        preexec_fn=lambda: os.nice(WORKER_NICENESS),  # noqa: PLW1509 - before any thread
-    )
-    server.log.info("media process started (pid %s)", _media["process"].pid)
-
-
 def when_ready(server):
     """In the embedded default, run the media worker's jobs in a process of their own
-    beside the web worker (never inside it), and start it again should it die. With
-    Kafka, `flask --app wsgi worker media` runs them."""
-    if not EMBEDDED:
-        return
-    import threading
-    import time
+    beside the web worker (never inside it), started again should it die
+    (app/media/supervisor.py). With Kafka, `flask --app wsgi worker media` runs them."""
+    if EMBEDDED:
+        from app.media import supervisor
 
-    _start_media(server)
-
-    def watch():
-        while True:
-            code = _media["process"].wait()
-            if _media["stopping"]:
-                return
-            server.log.warning("media process exited (%s); starting it again", code)
-            time.sleep(2)
-            if _media["stopping"]:
-                return
-            _start_media(server)
-
-    threading.Thread(target=watch, name="media-watch", daemon=True).start()
+        supervisor.start(server.log)
 
 
 def on_exit(server):
     """Stop the media process with the server."""
-    _media["stopping"] = True
-    process = _media["process"]
-    if process is not None and process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except Exception:
-            process.kill()
+    if EMBEDDED:
+        from app.media import supervisor
+
+        supervisor.stop()

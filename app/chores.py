@@ -32,7 +32,16 @@ def _sweep_uploads() -> Any:
     return sweep_abandoned()
 
 
-CHORES = (Chore("sweep abandoned uploads", 3600.0, "media", _sweep_uploads),)
+def _prune_media_jobs() -> Any:
+    from app.media.jobs import prune
+
+    return prune()
+
+
+CHORES = (
+    Chore("sweep abandoned uploads", 3600.0, "media", _sweep_uploads),
+    Chore("forget finished media jobs", 86400.0, "media", _prune_media_jobs),
+)
 
 
 class Schedule:

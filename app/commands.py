@@ -120,14 +120,20 @@ def media_sweep() -> None:
 
 @media_cli.command("work")
 @click.option("--once", is_flag=True, help="Run the jobs waiting now, then exit.")
+@click.option("--child", is_flag=True, hidden=True, help="Started by gunicorn's master.")
 @with_appcontext
-def media_work(once: bool) -> None:
-    """Run the media worker's jobs (validating uploaded videos) until SIGTERM. `make run`
-    starts this beside the web process; with Kafka, `worker media` runs it too."""
+def media_work(once: bool, child: bool) -> None:
+    """Run the media worker's jobs (validating uploaded videos, making their HLS) until
+    SIGTERM, at a lower CPU priority than the web process. `make run` starts this
+    beside the web process; with Kafka, `worker media` runs the jobs in a thread."""
+    import os
     import signal
     import threading
 
     from app.media.processing import run_next, work
+    from app.media.rules import WORKER_NICENESS
+
+    os.nice(WORKER_NICENESS)
 
     if once:
         done = 0
@@ -138,6 +144,15 @@ def media_work(once: bool) -> None:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
+    if child:  # gunicorn's master started it: end with the master, however it ends
+        parent = os.getppid()
+
+        def orphaned() -> None:
+            while not stop.wait(2.0):
+                if os.getppid() != parent:
+                    stop.set()
+
+        threading.Thread(target=orphaned, name="media-parent", daemon=True).start()
     work(current_app._get_current_object(), stop)  # type: ignore[attr-defined]
 
 

@@ -29,7 +29,7 @@ def content_security_policy(delivery: tuple[str, ...] = (), upload: tuple[str, .
             "style-src 'self'",
             f"img-src {media} data:",
             "font-src 'self'",
-            " ".join(("connect-src 'self'", *upload)),
+            " ".join(("connect-src 'self'", *upload, *delivery)),  # hls.js fetches segments
             f"media-src {media} blob:",
             f"frame-src {media}",
             "object-src 'none'",
@@ -183,7 +183,10 @@ def init_app(app: Flask) -> None:
         if app.config["ENV_NAME"] == "production":
             h.setdefault("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
         private = current_user.is_authenticated or request.path.startswith("/api/")
-        if private and "public" not in h.get("Cache-Control", ""):
+        # HLS files are opened by the signed token in their path, not by the session:
+        # their own Cache-Control (immutable segments) stands.
+        capability = request.path.startswith("/media/hls/")
+        if private and not capability and "public" not in h.get("Cache-Control", ""):
             h["Cache-Control"] = "no-store"
         return response
 

@@ -67,6 +67,7 @@ ACCESS = {
     "learn.lesson": "public",  # free previews; the rest is checked per course (test_idor)
     "media.cover": "public",
     "media.lesson_file": "signed_url",
+    "media.hls": "signed_url",  # the token in the path opens one video's files
     "courses.enroll": "signed_in",
     "courses.review": "signed_in",
     "courses.delete_review": "signed_in",
@@ -132,6 +133,7 @@ ARGS = {
     "user_id": str(uuid.uuid4()),
     "name": "0" * 32 + ".webp",
     "filename": "css/app.css",
+    "file": "master.m3u8",
     "slug": "no-such-course",
     "lesson_id": "0" * 32,
     "section_id": "0" * 32,

@@ -96,6 +96,7 @@ class Media(EmbeddedDocument):
     upload_id = StringField()  # the MediaUpload that brought it (app/media/documents.py)
     uploaded_at = DateTimeField()
     renditions_bytes = IntField(default=0)  # what processing stored besides the original
+    hls_master = StringField()  # a video's HLS master playlist (renditions/<name>/hls/...)
     page_count = IntField()
     duration_seconds = IntField()
 

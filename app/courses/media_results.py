@@ -51,6 +51,9 @@ def on_media_ready(event: dict[str, Any]) -> None:
     was = pending.status
     pending.status = "ready"
     pending.renditions_bytes = data["renditions_bytes"]
+    pending.hls_master = data.get("hls_master")
+    if data.get("duration_seconds"):
+        pending.duration_seconds = data["duration_seconds"]
     promoted = set_lesson_fields(
         data["course_id"],
         data["lesson_id"],
@@ -64,22 +67,21 @@ def on_media_ready(event: dict[str, Any]) -> None:
 @subscribe("media.failed", CONSUMER)
 def on_media_failed(event: dict[str, Any]) -> None:
     """The lesson shows why its new file cannot be used; learners keep the previous one.
-    The file itself is discarded: nothing will use it."""
+    The refused file itself is discarded (the pending entry keeps its name, not its
+    key, so nothing refers to it and it no longer counts against the quota), and so it
+    is if another upload replaced this one meanwhile."""
     from app.media.uploads import discard_keys
 
     data = event["data"]
-    lesson = _lesson(data)
-    pending = _pending(lesson, data["upload_id"])
-    if pending is None:
-        return
-    was = pending.status
-    pending.status, pending.error = "failed", data["reason"]
-    failed = set_lesson_fields(
-        data["course_id"],
-        data["lesson_id"],
-        {"pending": pending},
-        where={"upload_id": data["upload_id"], "status": was},
-    )
-    if failed:
-        discard_keys(data["course_id"], [data["key"]], "rejected")
+    pending = _pending(_lesson(data), data["upload_id"])
+    if pending is not None:
+        was = pending.status
+        pending.status, pending.error, pending.key = "failed", data["reason"], None
+        set_lesson_fields(
+            data["course_id"],
+            data["lesson_id"],
+            {"pending": pending},
+            where={"upload_id": data["upload_id"], "status": was},
+        )
         log.info("lesson file refused", extra={"upload": data["upload_id"]})
+    discard_keys(data["course_id"], [data["key"]], "rejected")

@@ -74,8 +74,14 @@ class _ProgressReader(threading.Thread):
                 self.seconds = max(self.seconds, int(match.group(1)) / 1_000_000)
 
 
-def _lower_priority() -> None:  # runs in the child, between fork and exec
-    os.nice(rules.FFMPEG_NICENESS)
+def _lower_priority(pid: int) -> None:
+    """Lower ffmpeg's priority from the parent, just after it started (a preexec_fn
+    would be unsafe: the media worker has threads, such as its lease's heartbeat)."""
+    try:
+        now = os.getpriority(os.PRIO_PROCESS, pid)
+        os.setpriority(os.PRIO_PROCESS, pid, min(19, now + rules.FFMPEG_NICENESS))
+    except (ProcessLookupError, PermissionError):
+        pass  # gone already, or not ours to change: it runs at the worker's priority
 
 
 def _kill(proc: subprocess.Popen[bytes]) -> None:
@@ -127,8 +133,8 @@ def run(
             stdout=subprocess.PIPE,
             stderr=errors,
             start_new_session=True,  # its own process group, so the kill reaches it all
-            preexec_fn=_lower_priority,
         )
+        _lower_priority(proc.pid)
         stdout = proc.stdout
         if stdout is None:  # never: stdout=PIPE above; narrows the type
             _kill(proc)

@@ -116,6 +116,37 @@ def check_signature(
     return hmac.compare_digest(_signature(key, when, name or ""), signature)
 
 
+# ---------------------------------------------------------------- HLS
+
+_HLS_NAME = re.compile(r"^[0-9a-f]{32}$")
+
+
+def hls_token(name: str, expires: int) -> str:
+    """A token that opens every HLS file of one video (`renditions/<name>/hls/...`)
+    until `expires`: it sits in the URL's path, so the relative URIs inside the
+    playlists work as they are (the local store's stand-in for CloudFront's cookies)."""
+    secret = current_app.config["SECRET_KEY"].encode()
+    digest = hmac.new(secret, f"hls:{name}:{expires}".encode(), hashlib.sha256).hexdigest()
+    return f"{expires}-{digest}"
+
+
+def check_hls_token(name: str, token: str) -> bool:
+    if not _HLS_NAME.fullmatch(name):
+        return False
+    expires, _, _ = token.partition("-")
+    if not expires.isascii() or not expires.isdigit() or len(expires) > 12:
+        return False
+    if int(expires) < time.time():
+        return False
+    return hmac.compare_digest(hls_token(name, int(expires)), token)
+
+
+def hls_url(master_key: str, seconds: int) -> str:
+    """The signed URL of a video's master playlist (`renditions/<name>/hls/master.m3u8`)."""
+    name = master_key.split("/")[1]
+    return f"/media/hls/{name}/{hls_token(name, int(time.time()) + seconds)}/master.m3u8"
+
+
 # ---------------------------------------------------------------- download names
 
 NAME_MAX = 150

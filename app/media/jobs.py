@@ -22,7 +22,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import JSON, Index, String, Text, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
@@ -72,9 +71,12 @@ def claim(now: datetime | None = None) -> MediaJob | None:
     due = (MediaJob.state == "queued") | (
         (MediaJob.state == "running") & (MediaJob.lease_until < now)
     )
-    for candidate in db.session.scalars(
-        select(MediaJob.upload_id).where(due).order_by(MediaJob.created_at).limit(5)
-    ):
+    candidates = list(
+        db.session.scalars(
+            select(MediaJob.upload_id).where(due).order_by(MediaJob.created_at).limit(5)
+        )
+    )
+    for candidate in candidates:
         taken = db.session.execute(
             update(MediaJob)
             .where(MediaJob.upload_id == candidate, due)
@@ -87,7 +89,9 @@ def claim(now: datetime | None = None) -> MediaJob | None:
         )
         db.session.commit()
         if getattr(taken, "rowcount", 0) == 1:
-            return db.session.get(MediaJob, candidate, populate_existing=True)
+            job = db.session.get(MediaJob, candidate, populate_existing=True)
+            db.session.commit()  # no transaction left open for the length of the job
+            return job
     return None
 
 
@@ -103,26 +107,37 @@ def renew(job: MediaJob) -> bool:
     return getattr(renewed, "rowcount", 0) == 1
 
 
-def finish(job: MediaJob, error: str | None = None) -> None:
-    """The job is over (its outcome event is in the same transaction): commit both."""
-    job.state = "done"
-    job.finished_at = utcnow()
-    job.lease_until = None
-    job.last_error = error
-    try:
-        db.session.commit()
-    except IntegrityError:  # never expected: the outcome is keyed by a new event id
+class NotOurs(RuntimeError):
+    """The job's lease ran out and another worker took it: this one's outcome is void."""
+
+
+def _end(job: MediaJob, **values: Any) -> None:
+    """Change the job only if this worker still holds it, in the caller's transaction
+    (with its outcome event); otherwise roll both back and raise NotOurs."""
+    ended = db.session.execute(
+        update(MediaJob)
+        .where(
+            MediaJob.upload_id == job.upload_id,
+            MediaJob.worker == worker_name(),
+            MediaJob.state == "running",
+        )
+        .values(**values)
+    )
+    if getattr(ended, "rowcount", 0) != 1:
         db.session.rollback()
-        raise
+        raise NotOurs(job.upload_id)
+    db.session.commit()
+
+
+def finish(job: MediaJob, error: str | None = None) -> None:
+    """The job is over: commit that with its outcome event (already added), if this
+    worker still holds it."""
+    _end(job, state="done", finished_at=utcnow(), lease_until=None, last_error=error)
 
 
 def release(job: MediaJob, error: str) -> None:
     """Put the job back in the queue after a failure of ours, for another try."""
-    job.state = "queued"
-    job.lease_until = None
-    job.worker = None
-    job.last_error = error
-    db.session.commit()
+    _end(job, state="queued", lease_until=None, worker=None, last_error=error)
 
 
 def backlog() -> dict[str, int]:

@@ -1,10 +1,11 @@
 """What the media worker does with one job, and the loop that runs jobs.
 
-For now a job validates the uploaded video by content (app/media/probe.py): a file
-that is not a video we can read, is cut short, too long or too large is refused with a
-reason the instructor can act on (`media.failed`); any other is ready to serve as it
-was uploaded (`media.ready`). The HLS ladder (app/media/ladder.py) slots in here once
-learners can be served its playlists.
+A job validates the uploaded video by content (app/media/probe.py): a file that is not
+a video we can read, is cut short, too long or too large is refused with a reason the
+instructor can act on (`media.failed`). Any other becomes HLS in storage, under the
+video's derived prefix: remuxed as it is when browsers can play it (seconds), else
+transcoded into the ladder in one ffmpeg pass (app/media/ladder.py), its files stored
+as ffmpeg completes them. Then `media.ready` names the master playlist.
 
 The loop (`flask --app wsgi media work`, and a thread of `worker media`) claims a job,
 runs it, and records its outcome in the same transaction that ends it. It never reads
@@ -22,14 +23,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from flask import Flask
+from flask import Flask, current_app
 
 from app.events import record_event
 from app.extensions import db
-from app.media import jobs, rules
+from app.media import jobs, ladder, rules
 from app.media.handlers import ABOUT, IDENTITY
-from app.media.probe import MediaRefused, probe_video
-from app.media.storage import LocalStorage, storage
+from app.media.probe import MediaRefused, VideoInfo, probe_video
+from app.media.storage import LocalStorage, derived_prefix, storage
 
 log = logging.getLogger(__name__)
 
@@ -44,9 +45,9 @@ def outcome(event_type: str, facts: dict[str, Any], **extra: Any) -> None:
 
 
 @contextmanager
-def source_file(key: str, job: jobs.MediaJob) -> Iterator[Path]:
+def source_file(key: str) -> Iterator[Path]:
     """The upload as a local file: itself in the local store, or a temporary copy of
-    the bucket's object (the lease renewed as the bytes arrive)."""
+    the bucket's object. FileNotFoundError if storage has no such object."""
     store = storage()
     if isinstance(store, LocalStorage):
         path = store.path_for(key)
@@ -54,18 +55,14 @@ def source_file(key: str, job: jobs.MediaJob) -> Iterator[Path]:
             raise FileNotFoundError(key)
         yield path
         return
+    if store.size(key) is None:
+        raise FileNotFoundError(key)
     folder = Path(tempfile.mkdtemp(prefix="lectern-media-"))
     try:
         path = folder / "source"
-        received = 0
         with path.open("wb") as out:
             for piece in store.read(key):
                 out.write(piece)
-                received += len(piece)
-                if received // rules.JOB_RENEW_BYTES != (received - len(piece)) // (
-                    rules.JOB_RENEW_BYTES
-                ) and not jobs.renew(job):
-                    raise LeaseLost()
         yield path
     finally:
         shutil.rmtree(folder, ignore_errors=True)
@@ -75,26 +72,65 @@ class LeaseLost(RuntimeError):
     """Another worker took the job over: this one stops without an outcome."""
 
 
-def run_job(job: jobs.MediaJob) -> None:
-    """Validate one uploaded video and record what became of it."""
-    facts = job.facts
+@contextmanager
+def leased(job: jobs.MediaJob) -> Iterator[threading.Event]:
+    """Renew the job's lease on a clock while the caller works (a heartbeat thread);
+    the event it yields is set if another worker took the job over meanwhile."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    lost, done = threading.Event(), threading.Event()
+
+    def beat() -> None:
+        while not done.wait(rules.JOB_LEASE_SECONDS / 4):
+            try:
+                with app.app_context():
+                    if not jobs.renew(job):
+                        lost.set()
+                        return
+            except Exception:  # the database away for a moment: try at the next beat
+                log.warning("renewing a media job's lease failed", exc_info=True)
+
+    thread = threading.Thread(target=beat, name="media-lease", daemon=True)
+    thread.start()
     try:
-        with source_file(facts["key"], job) as path:
-            if path.stat().st_size != facts["size"]:
-                raise FileNotFoundError(facts["key"])
-            info = probe_video(path)
-    except FileNotFoundError:
-        outcome("media.failed", facts, reason=rules.REASON_GONE)
-        jobs.finish(job, "source gone")
-        return
-    except MediaRefused as exc:
-        if exc.code in TRANSIENT and job.attempts < rules.JOB_MAX_ATTEMPTS:
-            raise  # the loop puts it back in the queue for another try
-        outcome("media.failed", facts, reason=str(exc))
-        jobs.finish(job, f"refused: {exc.code}")
-        log.info("video refused", extra={"upload": job.upload_id, "code": exc.code})
-        return
-    outcome("media.ready", facts, renditions_bytes=0)
+        yield lost
+    finally:
+        done.set()
+        thread.join(timeout=5)
+
+
+def run_job(job: jobs.MediaJob) -> None:
+    """Validate one uploaded video, make its HLS, and record what became of it."""
+    facts = job.facts
+    with leased(job) as lost:
+        try:
+            with source_file(facts["key"]) as path:
+                if path.stat().st_size != facts["size"]:
+                    raise FileNotFoundError(facts["key"])
+                try:
+                    info = probe_video(path)
+                except MediaRefused as exc:
+                    if exc.code in TRANSIENT and job.attempts < rules.JOB_MAX_ATTEMPTS:
+                        raise  # the loop puts it back in the queue for another try
+                    outcome("media.failed", facts, reason=str(exc))
+                    jobs.finish(job, f"refused: {exc.code}")
+                    log.info("video refused", extra={"upload": job.upload_id, "code": exc.code})
+                    return
+                stored = make_hls(job, path, info, lost)
+        except FileNotFoundError as exc:
+            if exc.filename is not None:  # a program, not the upload, is missing
+                raise
+            outcome("media.failed", facts, reason=rules.REASON_GONE)
+            jobs.finish(job, "source gone")
+            return
+        if lost.is_set():
+            raise LeaseLost()
+    outcome(
+        "media.ready",
+        facts,
+        renditions_bytes=stored,
+        hls_master=hls_prefix(facts["key"]) + ladder.MASTER,
+        duration_seconds=max(1, round(info.duration)),
+    )
     jobs.finish(job)
     log.info(
         "video ready",
@@ -102,31 +138,99 @@ def run_job(job: jobs.MediaJob) -> None:
             "upload": job.upload_id,
             "seconds": round(info.duration, 1),
             "size": f"{info.width}x{info.height}",
-            "browser_safe": info.browser_safe,
+            "remuxed": info.browser_safe,
+            "renditions_bytes": stored,
         },
     )
 
 
+def hls_prefix(key: str) -> str:
+    """Where a lesson video's HLS files live: under its derived prefix, so they go
+    when it goes (app/media/handlers.py `on_media_discarded`)."""
+    prefix = derived_prefix(key)
+    if prefix is None:
+        raise ValueError(f"not a lesson file: {key}")
+    return prefix + "hls/"
+
+
+def make_hls(job: jobs.MediaJob, path: Path, info: VideoInfo, lost: threading.Event) -> int:
+    """The video as HLS in storage: remuxed when the browser can play it as it is,
+    else transcoded into the ladder in one pass. Files are stored as ffmpeg completes
+    them; it stops (killing ffmpeg) if another worker took the job over. Returns the
+    bytes stored."""
+    store = storage()
+    prefix = hls_prefix(job.facts["key"])
+    stored = 0
+
+    def publish() -> None:
+        nonlocal stored
+        if lost.is_set():
+            raise LeaseLost()
+        for item in publisher.new_files():
+            data = item.data if item.data is not None else item.path.read_bytes()
+            store.put(prefix + item.name, data, content_type=hls_type(item.name))
+            stored += len(data)
+
+    with tempfile.TemporaryDirectory(prefix="lectern-hls-") as folder:
+        out = Path(folder) / "hls"
+        publisher = ladder.Publisher(out)
+        demuxer = rules.DEMUXERS[info.container]
+        audio = info.audio_codec is not None
+
+        def progress(_percent: float) -> None:
+            publish()
+
+        if info.browser_safe:
+            ladder.remux(path, out, info.duration, progress, audio=audio, demuxer=demuxer)
+        else:
+            rungs = ladder.plan_rungs(info.width, info.height, current_app.config["MEDIA_LADDER"])
+            ladder.transcode(
+                path,
+                out,
+                info.duration,
+                rungs,
+                progress,
+                fps=info.fps or rules.FALLBACK_FPS,
+                audio=audio,
+                demuxer=demuxer,
+            )
+        publish()
+    return stored
+
+
+def hls_type(name: str) -> str:
+    """The Content-Type an HLS file is stored and served with."""
+    return rules.HLS_TYPES[name.rsplit(".", 1)[-1]]
+
+
 def run_next() -> bool:
     """Claim and run one job; False if there was none. A job that fails for a reason
-    of ours (not the file's) goes back to the queue, up to JOB_MAX_ATTEMPTS tries."""
+    of ours (not the file's) goes back to the queue, up to JOB_MAX_ATTEMPTS tries; so
+    does one whose worker died, which is then given up."""
     job = jobs.claim()
     if job is None:
         return False
     try:
+        if job.attempts > rules.JOB_MAX_ATTEMPTS:  # its workers kept dying on it
+            outcome("media.failed", job.facts, reason=rules.REASON_OURS)
+            jobs.finish(job, "gave up: its workers stopped mid-job")
+            return True
         run_job(job)
-    except LeaseLost:
+    except (LeaseLost, jobs.NotOurs):
         db.session.rollback()
         log.warning("media job taken over by another worker", extra={"upload": job.upload_id})
     except Exception as exc:
         db.session.rollback()
         log.exception("media job failed", extra={"upload": job.upload_id})
-        job = db.session.get(jobs.MediaJob, job.upload_id, populate_existing=True) or job
-        if job.attempts >= rules.JOB_MAX_ATTEMPTS:
-            outcome("media.failed", job.facts, reason=rules.REASON_OURS)
-            jobs.finish(job, f"{type(exc).__name__}: {exc}"[:2000])
-        else:
-            jobs.release(job, f"{type(exc).__name__}: {exc}"[:2000])
+        error = f"{type(exc).__name__}: {exc}"[:2000]
+        try:
+            if job.attempts >= rules.JOB_MAX_ATTEMPTS:
+                outcome("media.failed", job.facts, reason=rules.REASON_OURS)
+                jobs.finish(job, error)
+            else:
+                jobs.release(job, error)
+        except jobs.NotOurs:
+            db.session.rollback()
     return True
 
 

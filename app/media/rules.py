@@ -221,8 +221,7 @@ REMUX_TIME_FACTOR = 0.25
 # One job per uploaded video (app/media/jobs.py): queued, running (leased to one
 # worker), done (its outcome went out as an event).
 JOB_STATES = ("queued", "running", "done")
-JOB_LEASE_SECONDS = 120  # renewed while a job runs; a dead worker's job is free after it
-JOB_RENEW_BYTES = 256 * MiB  # copying a bucket's object, the lease is renewed this often
+JOB_LEASE_SECONDS = 120  # renewed every 30 s while a job runs; a dead worker's is free after
 JOB_MAX_ATTEMPTS = 3  # tries of a job that fails for a reason of ours, not the file's
 WORKER_NICENESS = 10  # the embedded media process yields the cores to the web process
 REASON_GONE = "The uploaded file is gone from storage; please upload it again."
@@ -230,3 +229,10 @@ REASON_OURS = (
     "We could not process this file because of a problem on our side. Please upload "
     "it again; if it keeps failing, tell the site's administrators."
 )
+FALLBACK_FPS = 30  # the ladder's frame rate when a video states none (variable rate)
+# HLS files as they are stored and served (RFC 8216; fMP4 segments per ISO BMFF).
+HLS_TYPES = {
+    "m3u8": "application/vnd.apple.mpegurl",
+    "m4s": "video/iso.segment",
+    "mp4": "video/mp4",
+}

@@ -43,6 +43,7 @@ def _lesson_context(view: learning.LessonView, **extra: Any) -> dict[str, Any]:
         "course": view.course,
         "lesson": lesson,
         "media_url": learning.media_url(lesson),
+        "hls_url": learning.hls_url(lesson),
         "progress": progress,
         "body_html": render_markdown(lesson.body),
         "confirm": ConfirmForm(),

@@ -12,7 +12,8 @@ from __future__ import annotations
 from flask import Blueprint, Response, abort, current_app, redirect, request, send_file
 
 from app.media.delivery import Presentation, UrlMemo, extension, present
-from app.media.files import check_signature
+from app.media.files import check_hls_token, check_signature
+from app.media.rules import HLS_TYPES
 from app.media.storage import LocalStorage, Storage, check_key, storage
 
 bp = Blueprint("media", __name__, url_prefix="/media")
@@ -123,3 +124,40 @@ def lesson_file(name: str) -> Response:
         response.headers["Content-Security-Policy"] = "default-src 'none'; frame-ancestors 'self'"
         response.headers["X-Frame-Options"] = "SAMEORIGIN"
     return response
+
+
+@bp.route("/hls/<name>/<token>/<path:file>")
+def hls(name: str, token: str, file: str) -> Response:
+    """A lesson video's HLS files. The token in the path, signed over the video's name
+    and an expiry, opens its playlists and segments and nothing else, so the relative
+    URIs inside the playlists work as they are. Segments never change (long cached);
+    playlists briefly. With S3, segments redirect to presigned URLs."""
+    if not check_hls_token(name, token):
+        abort(403)
+    key = f"renditions/{name}/hls/{file}"
+    content_type = HLS_TYPES.get(extension(key))
+    try:
+        check_key(key)
+    except ValueError:
+        abort(404)
+    if content_type is None:
+        abort(404)
+    playlist = content_type == HLS_TYPES["m3u8"]
+    store = storage()
+    if isinstance(store, LocalStorage):
+        if not store.exists(key):
+            abort(404)
+        response = send_file(store.path_for(key), mimetype=content_type, conditional=True)
+    elif playlist:  # small, and its relative URIs must stay on this path
+        if store.size(key) is None:
+            abort(404)
+        response = Response(b"".join(store.read(key)), mimetype=content_type)
+    else:
+        response = redirect(  # type: ignore[assignment]
+            store.delivery_url(key, seconds=LESSON_URL_SECONDS, inline=True)
+        )
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = (
+        "private, max-age=10" if playlist else "private, max-age=31536000, immutable"
+    )
+    return response  # type: ignore[return-value]

@@ -1,10 +1,21 @@
-// Why this file exists: htmx cannot read a <video>'s playback position. This resumes a
-// video where the learner stopped and saves the position every 15 s and on pause,
-// through the same form endpoint a plain browser would post to.
+// Why this file exists: htmx cannot read a <video>'s playback position, nor play HLS.
+// This plays the lesson's HLS ladder when there is one, resumes a video where the
+// learner stopped, and saves the position every 15 s and on pause, through the same
+// form endpoint a plain browser would post to.
 (function () {
   "use strict";
   var video = document.querySelector("video.player[data-position-url]");
   if (!video || !video.dataset.positionUrl) { return; }
+  // The HLS ladder when there is one: the browser's own HLS (Safari, iOS), else
+  // hls.js (loaded on the page only then); without either, the original file plays.
+  var hls = video.dataset.hls;
+  if (hls && video.canPlayType("application/vnd.apple.mpegurl")) {
+    video.src = hls;
+  } else if (hls && window.Hls && window.Hls.isSupported()) {
+    var player = new window.Hls({ enableWorker: false, startPosition: -1 });
+    player.loadSource(hls);
+    player.attachMedia(video);
+  }
   var start = parseInt(video.dataset.start || "0", 10);
   var token = (document.querySelector("input[name=csrf_token]") || {}).value || "";
   var last = 0;

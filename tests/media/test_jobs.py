@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from app.extensions import db
 from app.media import jobs, rules
 from app.media.documents import MediaUpload
@@ -52,6 +54,11 @@ def test_a_video_cut_short_is_refused_with_its_reason(studio, app):
     assert pending.error in mail.get_body(("plain",)).get_content()
     page = studio.client.get(f"/studio/{studio.course.slug}/lessons/{studio.video.id}")
     assert pending.error in page.get_data(as_text=True)
+    assert pending.key is None  # the refused file is deleted and counts for nothing
+    with app.app_context():
+        from app.media.storage import storage
+
+        assert not list(storage().list("lessons/"))
 
 
 def test_a_file_lesson_needs_no_job(studio, app):
@@ -64,22 +71,37 @@ def test_a_file_lesson_needs_no_job(studio, app):
         assert db.session.get(jobs.MediaJob, location.rsplit("/", 1)[1]) is None
 
 
-def test_a_job_whose_worker_died_is_taken_again_and_reported_once(studio, app):
+def test_a_job_whose_worker_died_is_taken_again_and_reported_once(studio, app, monkeypatch):
+    from app.media.processing import run_job
+
     upload_id = _queued_job(studio, app, mp4(40_000))
     with app.app_context():
         first = jobs.claim()
         assert first is not None and first.upload_id == upload_id and first.attempts == 1
         assert jobs.claim() is None  # leased: nobody else takes it
         later = first.lease_until + timedelta(seconds=1)  # its worker stopped renewing
+        mine = jobs.worker_name
+        monkeypatch.setattr(jobs, "worker_name", lambda: "another-host:1")
         again = jobs.claim(now=later)
         assert again is not None and again.attempts == 2
-        from app.media.processing import run_job
-
         run_job(again)  # the second worker finishes it
-    Outbox(app).deliver()
+        monkeypatch.setattr(jobs, "worker_name", mine)
+        with pytest.raises(jobs.NotOurs):  # the first comes back to life: its outcome is void
+            run_job(first)
     messages = Outbox(app).messages()
     assert len([m for m in messages if m["Subject"].startswith("Ready:")]) == 1
     assert studio.lesson(studio.video).media.upload_id == upload_id
+
+
+def test_a_job_whose_workers_keep_dying_is_given_up(studio, app):
+    upload_id = _queued_job(studio, app, mp4(40_000))
+    with app.app_context():
+        job = db.session.get(jobs.MediaJob, upload_id)
+        job.attempts = rules.JOB_MAX_ATTEMPTS  # three workers died on it already
+        db.session.commit()
+    Outbox(app).deliver()
+    pending = studio.lesson(studio.video).pending
+    assert pending.status == "failed" and pending.error == rules.REASON_OURS
 
 
 def test_a_probe_that_times_out_is_tried_again_then_refused(studio, app, monkeypatch):

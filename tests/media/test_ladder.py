@@ -341,7 +341,8 @@ def test_a_failing_callback_file_or_folder_stops_with_the_reason(
 
 
 def children() -> list[int]:
-    """This process's child processes still alive (or unreaped)."""
+    """This process's ffmpeg child processes still alive (or unreaped); the session's
+    other children (a test broker, a moto server) are none of this test's business."""
     found = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -349,6 +350,7 @@ def children() -> list[int]:
                 stat = (entry / "stat").read_text()
             except OSError:
                 continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == os.getpid():
+            name = stat.split("(", 1)[1].rsplit(")", 1)[0]
+            if int(stat.rsplit(")", 1)[1].split()[1]) == os.getpid() and "ffmpeg" in name:
                 found.append(int(entry.name))
     return found
