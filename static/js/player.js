@@ -4,18 +4,20 @@
 // form endpoint a plain browser would post to.
 (function () {
   "use strict";
-  var video = document.querySelector("video.player[data-position-url]");
-  if (!video || !video.dataset.positionUrl) { return; }
-  // The HLS ladder when there is one: the browser's own HLS (Safari, iOS), else
-  // hls.js (loaded on the page only then); without either, the original file plays.
+  var video = document.querySelector("video.player");
+  if (!video) { return; }
+  // The HLS ladder when there is one: hls.js (loaded on the page only then) where the
+  // browser has Media Source Extensions, else the browser's own HLS (iOS); without
+  // either, or without JavaScript, the original file plays.
   var hls = video.dataset.hls;
-  if (hls && video.canPlayType("application/vnd.apple.mpegurl")) {
-    video.src = hls;
-  } else if (hls && window.Hls && window.Hls.isSupported()) {
-    var player = new window.Hls({ enableWorker: false, startPosition: -1 });
+  if (hls && window.Hls && window.Hls.isSupported()) {
+    var player = new window.Hls({ enableWorker: false });
     player.loadSource(hls);
     player.attachMedia(video);
+  } else if (hls && video.canPlayType("application/vnd.apple.mpegurl")) {
+    video.src = hls;
   }
+  if (!video.dataset.positionUrl) { return; }  // not enrolled: nothing to remember
   var start = parseInt(video.dataset.start || "0", 10);
   var token = (document.querySelector("input[name=csrf_token]") || {}).value || "";
   var last = 0;

@@ -440,3 +440,35 @@ def test_with_s3_a_closed_tab_resumes_from_the_parts_the_bucket_holds(
         context.close()
     assert bucket_copy(s3_server, bucket, video)
     assert requests_in_log(server, "POST", "/uploads/s3") - starts == 1  # one upload, resumed
+
+
+# ------------------------------------------------------------------ watching it
+
+
+def test_the_video_is_played_from_its_hls_ladder(
+    studio: Page, uploads_server: ServerProcess, tmp_path: Path, console: Any
+):
+    """The media worker (its own process beside gunicorn) made HLS of the upload; the
+    lesson page plays it through hls.js, and the video advances."""
+    lesson = new_video_lesson(studio)
+    from tests.support.videos import make_video
+
+    video = make_video(tmp_path / "lecture.mp4", size=(320, 180), seconds=8.0)
+    choose_and_upload(studio, video)
+    expect_ready(studio, "lecture.mp4")
+
+    lesson_id = lesson.rstrip("/").rsplit("/", 1)[1]
+    slug = lesson.split("/studio/", 1)[1].split("/", 1)[0]
+    studio.goto(f"/courses/{slug}/lessons/{lesson_id}")
+    player = studio.locator("video.player")
+    assert (player.get_attribute("data-hls") or "").startswith("/media/hls/")
+    studio.wait_for_timeout(500)  # hls.js attaches
+    assert studio.evaluate("document.querySelector('video.player').currentSrc").startswith("blob:")
+    studio.evaluate(
+        "(() => { const v = document.querySelector('video.player'); v.muted = true; v.play(); })()"
+    )
+    deadline = time.monotonic() + 20
+    while studio.evaluate("document.querySelector('video.player').currentTime") < 1.0:
+        assert time.monotonic() < deadline, "the video never advanced"
+        studio.wait_for_timeout(200)
+    assert not console.page_errors and not console.csp_violations()
