@@ -68,7 +68,9 @@ def course_detail(course: Course) -> dict[str, Any]:
     }
 
 
-def lesson_detail(view: LessonView, actor: Any, media_url: str | None) -> dict[str, Any]:
+def lesson_detail(
+    view: LessonView, actor: Any, media_url: str | None, hls_url: str | None = None
+) -> dict[str, Any]:
     lesson = view.lesson
     data: dict[str, Any] = {
         **lesson_outline(lesson),
@@ -78,6 +80,7 @@ def lesson_detail(view: LessonView, actor: Any, media_url: str | None) -> dict[s
         data["media"] = {
             "status": lesson.media.status,
             "url": media_url,
+            "hls_url": hls_url,
             "filename": lesson.media.filename,
             "content_type": lesson.media.content_type,
         }

@@ -156,7 +156,8 @@ def my_enrollments() -> Any:
 def get_lesson(slug: str, lesson_id: str) -> Any:
     view = learning.open_lesson(g.api_user, slug, lesson_id)
     url = learning.media_url(view.lesson, absolute=True)  # a mobile client uses it as it is
-    return {"lesson": lesson_detail(view, g.api_user, url)}
+    hls = learning.hls_url(view.lesson, absolute=True)
+    return {"lesson": lesson_detail(view, g.api_user, url, hls)}
 
 
 @route(

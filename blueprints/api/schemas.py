@@ -281,6 +281,7 @@ LESSON = obj(
             {
                 "status": {"type": "string"},
                 "url": {"type": ["string", "null"]},
+                "hls_url": {"type": ["string", "null"]},
                 "filename": {"type": ["string", "null"]},
                 "content_type": {"type": ["string", "null"]},
             }
