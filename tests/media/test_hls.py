@@ -128,3 +128,21 @@ def test_a_replaced_video_takes_its_hls_with_it(studio, app):
     Outbox(app).deliver()  # media.discarded for the first
     assert not _stored(app, prefix)
     assert _stored(app, second.hls_master)
+
+
+def test_the_api_gives_a_mobile_client_the_absolute_hls_url(studio, app, api):
+    _ready(studio, app, _video())
+    tokens = api.login(studio.course.owner.email)
+    answer = api.call(
+        "GET",
+        f"/courses/{studio.course.slug}/lessons/{studio.video.id}",
+        tokens["access_token"],
+    )
+    assert answer.status_code == 200, answer.json
+    media = answer.json["lesson"]["media"]
+    public = app.config["PUBLIC_URL"]
+    assert media["hls_url"].startswith(f"{public}/media/hls/")
+    assert media["url"].startswith(public)
+    master = studio.client.get(media["hls_url"].removeprefix(public))
+    master.close()
+    assert master.status_code == 200
