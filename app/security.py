@@ -184,8 +184,8 @@ def init_app(app: Flask) -> None:
             h.setdefault("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
         private = current_user.is_authenticated or request.path.startswith("/api/")
         # HLS files are opened by the signed token in their path, not by the session:
-        # their own Cache-Control (immutable segments) stands.
-        capability = request.path.startswith("/media/hls/")
+        # the Cache-Control they answer with (segments: as long as the token) stands.
+        capability = request.endpoint == "media.hls" and response.status_code in (200, 206, 304)
         if private and not capability and "public" not in h.get("Cache-Control", ""):
             h["Cache-Control"] = "no-store"
         return response

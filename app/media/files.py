@@ -111,7 +111,7 @@ def check_signature(
         when = int(expires or "")
     except ValueError:
         return False
-    if when < time.time() or not signature:
+    if when < time.time() or not signature or not signature.isascii():
         return False
     return hmac.compare_digest(_signature(key, when, name or ""), signature)
 
@@ -131,7 +131,7 @@ def hls_token(name: str, expires: int) -> str:
 
 
 def check_hls_token(name: str, token: str) -> bool:
-    if not _HLS_NAME.fullmatch(name):
+    if not _HLS_NAME.fullmatch(name) or not token.isascii():
         return False
     expires, _, _ = token.partition("-")
     if not expires.isascii() or not expires.isdigit() or len(expires) > 12:
@@ -139,6 +139,11 @@ def check_hls_token(name: str, token: str) -> bool:
     if int(expires) < time.time():
         return False
     return hmac.compare_digest(hls_token(name, int(expires)), token)
+
+
+def token_expires(token: str) -> int:
+    """The expiry (unix time) of a token check_hls_token accepted."""
+    return int(token.partition("-")[0])
 
 
 def hls_url(master_key: str, seconds: int) -> str:

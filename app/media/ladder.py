@@ -259,7 +259,9 @@ def _hls_args(out_dir: Path, names: Sequence[str], audio: bool) -> list[str]:
         "-hls_flags",
         "independent_segments+temp_file",
         "-hls_fmp4_init_filename",
-        "init_%v.mp4",
+        # ffmpeg fills in %v only when there are several variant streams (a remuxed
+        # video without sound has one); each variant's init segment sits in its folder
+        "init_%v.mp4" if len(streams) > 1 else "init.mp4",
         "-hls_segment_filename",
         str(out_dir / "%v" / "seg_%05d.m4s"),
         "-master_pl_name",
@@ -286,6 +288,11 @@ class NewFile:
 
 _URI = re.compile(r'URI="([^"]+)"')
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)?$")
+
+
+def _safe(name: str) -> bool:
+    """A name ffmpeg could have written under out_dir: one or two plain parts."""
+    return bool(_SAFE_NAME.match(name)) and not any(part in (".", "..") for part in name.split("/"))
 
 
 class Publisher:
@@ -321,7 +328,7 @@ class Publisher:
         folder = name.rsplit("/", 1)[0]
         members = [f"{folder}/{uri}" for uri in _uris(data)]
         found = [NewFile(m, self.out_dir / m) for m in members if m not in self.handed]
-        if not all(_SAFE_NAME.match(f.name) and f.path.is_file() for f in found):
+        if not all(_safe(f.name) and f.path.is_file() for f in found):
             return []  # not there yet (or not ours): try again next call
         self.handed.update(f.name for f in found)
         return found + self._changed(name, data)

@@ -15,6 +15,7 @@ or writes course documents: everything it needs is in the job's facts.
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import tempfile
 import threading
@@ -57,7 +58,7 @@ def source_file(key: str) -> Iterator[Path]:
         return
     if store.size(key) is None:
         raise FileNotFoundError(key)
-    folder = Path(tempfile.mkdtemp(prefix="lectern-media-"))
+    folder = work_dir()
     try:
         path = folder / "source"
         with path.open("wb") as out:
@@ -70,6 +71,40 @@ def source_file(key: str) -> Iterator[Path]:
 
 class LeaseLost(RuntimeError):
     """Another worker took the job over: this one stops without an outcome."""
+
+
+class Stopping(RuntimeError):
+    """The worker is asked to stop: the job goes back to the queue, ffmpeg is killed."""
+
+
+def work_dir() -> Path:
+    """A folder of this worker's own under DATA_DIR/media-work (on the data disk, not a
+    RAM-backed /tmp; named for the host and process, so a later worker can tell the
+    leftovers of a dead one)."""
+    root = Path(current_app.config["DATA_DIR"]) / "media-work"
+    root.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=f"{jobs.worker_name().replace(':', '-')}-", dir=root))
+
+
+def clear_leftovers() -> int:
+    """Remove the work folders of workers on this host that are gone (killed mid-job)."""
+    root = Path(current_app.config["DATA_DIR"]) / "media-work"
+    host = jobs.worker_name().rsplit(":", 1)[0]
+    removed = 0
+    for folder in root.glob(f"{host}-*-*") if root.is_dir() else ():
+        pid = folder.name[len(host) + 1 :].split("-", 1)[0]
+        if not pid.isdigit():
+            continue
+        try:
+            os.kill(int(pid), 0)
+            continue  # alive
+        except ProcessLookupError:
+            pass
+        except PermissionError:
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        removed += 1
+    return removed
 
 
 @contextmanager
@@ -98,7 +133,7 @@ def leased(job: jobs.MediaJob) -> Iterator[threading.Event]:
         thread.join(timeout=5)
 
 
-def run_job(job: jobs.MediaJob) -> None:
+def run_job(job: jobs.MediaJob, stop: threading.Event | None = None) -> None:
     """Validate one uploaded video, make its HLS, and record what became of it."""
     facts = job.facts
     with leased(job) as lost:
@@ -115,7 +150,7 @@ def run_job(job: jobs.MediaJob) -> None:
                     jobs.finish(job, f"refused: {exc.code}")
                     log.info("video refused", extra={"upload": job.upload_id, "code": exc.code})
                     return
-                stored = make_hls(job, path, info, lost)
+                stored = make_hls(job, path, info, lost, stop)
         except FileNotFoundError as exc:
             if exc.filename is not None:  # a program, not the upload, is missing
                 raise
@@ -153,11 +188,18 @@ def hls_prefix(key: str) -> str:
     return prefix + "hls/"
 
 
-def make_hls(job: jobs.MediaJob, path: Path, info: VideoInfo, lost: threading.Event) -> int:
+def make_hls(
+    job: jobs.MediaJob,
+    path: Path,
+    info: VideoInfo,
+    lost: threading.Event,
+    stop: threading.Event | None = None,
+) -> int:
     """The video as HLS in storage: remuxed when the browser can play it as it is,
     else transcoded into the ladder in one pass. Files are stored as ffmpeg completes
-    them; it stops (killing ffmpeg) if another worker took the job over. Returns the
-    bytes stored."""
+    them (and a segment, once stored, leaves the work folder); it stops, killing
+    ffmpeg, if another worker took the job over or this one is asked to stop. Returns
+    the bytes stored."""
     store = storage()
     prefix = hls_prefix(job.facts["key"])
     stored = 0
@@ -166,13 +208,18 @@ def make_hls(job: jobs.MediaJob, path: Path, info: VideoInfo, lost: threading.Ev
         nonlocal stored
         if lost.is_set():
             raise LeaseLost()
+        if stop is not None and stop.is_set():
+            raise Stopping()
         for item in publisher.new_files():
             data = item.data if item.data is not None else item.path.read_bytes()
             store.put(prefix + item.name, data, content_type=hls_type(item.name))
             stored += len(data)
+            if item.data is None:  # a segment: never read again (playlists are)
+                item.path.unlink(missing_ok=True)
 
-    with tempfile.TemporaryDirectory(prefix="lectern-hls-") as folder:
-        out = Path(folder) / "hls"
+    folder = work_dir()
+    try:
+        out = folder / "hls"
         publisher = ladder.Publisher(out)
         demuxer = rules.DEMUXERS[info.container]
         audio = info.audio_codec is not None
@@ -195,7 +242,21 @@ def make_hls(job: jobs.MediaJob, path: Path, info: VideoInfo, lost: threading.Ev
                 demuxer=demuxer,
             )
         publish()
+        check_complete(out, publisher)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
     return stored
+
+
+def check_complete(out: Path, publisher: ladder.Publisher) -> None:
+    """Every playlist ended (#EXT-X-ENDLIST) and stored, the master last: else the
+    ladder is not whole, which is our failure, not the file's (the job is retried)."""
+    if ladder.MASTER not in publisher.versions:
+        raise RuntimeError("the master playlist was never stored")
+    for playlist in out.glob(f"*/{ladder.PLAYLIST}"):
+        name = f"{playlist.parent.name}/{ladder.PLAYLIST}"
+        if name not in publisher.versions or b"#EXT-X-ENDLIST" not in playlist.read_bytes():
+            raise RuntimeError(f"{name} did not end")
 
 
 def hls_type(name: str) -> str:
@@ -203,7 +264,7 @@ def hls_type(name: str) -> str:
     return rules.HLS_TYPES[name.rsplit(".", 1)[-1]]
 
 
-def run_next() -> bool:
+def run_next(stop: threading.Event | None = None) -> bool:
     """Claim and run one job; False if there was none. A job that fails for a reason
     of ours (not the file's) goes back to the queue, up to JOB_MAX_ATTEMPTS tries; so
     does one whose worker died, which is then given up."""
@@ -215,7 +276,13 @@ def run_next() -> bool:
             outcome("media.failed", job.facts, reason=rules.REASON_OURS)
             jobs.finish(job, "gave up: its workers stopped mid-job")
             return True
-        run_job(job)
+        run_job(job, stop)
+    except Stopping:
+        db.session.rollback()
+        try:  # back to the queue at once, not after its lease: another worker redoes it
+            jobs.release(job, "stopped with its worker")
+        except jobs.NotOurs:
+            db.session.rollback()
     except (LeaseLost, jobs.NotOurs):
         db.session.rollback()
         log.warning("media job taken over by another worker", extra={"upload": job.upload_id})
@@ -237,10 +304,12 @@ def run_next() -> bool:
 def work(app: Flask, stop: threading.Event, interval: float = 1.0) -> None:
     """Run jobs until `stop` is set (a signal, or the end of a test)."""
     log.info("media jobs: started", extra={"worker": jobs.worker_name()})
+    with app.app_context():
+        clear_leftovers()
     while not stop.is_set():
         try:
             with app.app_context():
-                while not stop.is_set() and run_next():
+                while not stop.is_set() and run_next(stop):
                     pass
         except Exception:
             log.exception("media job loop failed; retrying")

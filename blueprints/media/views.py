@@ -9,10 +9,12 @@ signed URL.
 
 from __future__ import annotations
 
+import time
+
 from flask import Blueprint, Response, abort, current_app, redirect, request, send_file
 
 from app.media.delivery import Presentation, UrlMemo, extension, present
-from app.media.files import check_hls_token, check_signature
+from app.media.files import check_hls_token, check_signature, token_expires
 from app.media.rules import HLS_TYPES
 from app.media.storage import LocalStorage, Storage, check_key, storage
 
@@ -130,8 +132,9 @@ def lesson_file(name: str) -> Response:
 def hls(name: str, token: str, file: str) -> Response:
     """A lesson video's HLS files. The token in the path, signed over the video's name
     and an expiry, opens its playlists and segments and nothing else, so the relative
-    URIs inside the playlists work as they are. Segments never change (long cached);
-    playlists briefly. With S3, segments redirect to presigned URLs."""
+    URIs inside the playlists work as they are. Segments never change: cached for as
+    long as the token lives; playlists briefly. With S3, segments redirect to presigned
+    URLs that live as long as the token (the redirect itself is not cached)."""
     if not check_hls_token(name, token):
         abort(403)
     key = f"renditions/{name}/hls/{file}"
@@ -143,21 +146,20 @@ def hls(name: str, token: str, file: str) -> Response:
     if content_type is None:
         abort(404)
     playlist = content_type == HLS_TYPES["m3u8"]
+    left = max(60, token_expires(token) - int(time.time()))
     store = storage()
-    if isinstance(store, LocalStorage):
-        if not store.exists(key):
-            abort(404)
-        response = send_file(store.path_for(key), mimetype=content_type, conditional=True)
+    local = _local(store, key)
+    if local is not None:
+        response = _send(local, key, Presentation(content_type, "inline"))
+        cache = "private, max-age=10" if playlist else f"private, max-age={left}, immutable"
     elif playlist:  # small, and its relative URIs must stay on this path
         if store.size(key) is None:
             abort(404)
         response = Response(b"".join(store.read(key)), mimetype=content_type)
+        cache = "private, max-age=10"
     else:
-        response = redirect(  # type: ignore[assignment]
-            store.delivery_url(key, seconds=LESSON_URL_SECONDS, inline=True)
-        )
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Cache-Control"] = (
-        "private, max-age=10" if playlist else "private, max-age=31536000, immutable"
-    )
+        url = store.delivery_url(key, seconds=left, inline=True)
+        response = redirect(url)  # type: ignore[assignment]
+        cache = "no-store"  # the URL inside is presigned; the next load signs a new one
+    response.headers["Cache-Control"] = cache
     return response  # type: ignore[return-value]

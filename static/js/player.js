@@ -11,7 +11,15 @@
   // either, or without JavaScript, the original file plays.
   var hls = video.dataset.hls;
   if (hls && window.Hls && window.Hls.isSupported()) {
+    var original = video.getAttribute("src");
     var player = new window.Hls({ enableWorker: false });
+    player.on(window.Hls.Events.ERROR, function (_event, data) {
+      if (!data.fatal) { return; }  // hls.js recovers from the others itself
+      var at = video.currentTime;
+      player.destroy();  // the ladder failed: play the original file from here
+      video.src = original;
+      video.addEventListener("loadedmetadata", function () { video.currentTime = at; }, { once: true });
+    });
     player.loadSource(hls);
     player.attachMedia(video);
   } else if (hls && video.canPlayType("application/vnd.apple.mpegurl")) {

@@ -295,3 +295,32 @@ def test_prepare_bucket_applies_the_rules_the_docs_show(app, runner, s3_server):
     ]
     again = runner.invoke(args=["media", "prepare-bucket", "--create"])
     assert "created" not in again.output  # safe to run again
+
+
+def test_with_s3_the_video_is_made_into_hls_in_the_bucket_and_served(studio, app, bucket):
+    """The media worker copies the upload from the bucket, makes HLS back into it; the
+    app serves the playlists and redirects segments to presigned URLs."""
+    data = mp4(6 * MiB)
+    upload_id = _start(studio, len(data)).get_json()["id"]
+    _send_parts(studio, upload_id, data, 5 * MiB, [1, 2])
+    assert _json(studio, "POST", f"/uploads/{upload_id}/complete").status_code == 200
+    Outbox(app).deliver()
+    media = studio.lesson(studio.video).media
+    assert media.status == "ready" and media.hls_master
+    stored = bucket.keys(media.hls_master.rsplit("/", 1)[0] + "/")
+    assert media.hls_master in stored and any(k.endswith(".m4s") for k in stored)
+
+    page = studio.client.get(f"/courses/{studio.course.slug}/lessons/{studio.video.id}")
+    url = re.search(r'data-hls="([^"]+)"', page.get_data(as_text=True))[1]
+    master = studio.client.get(url)
+    assert master.status_code == 200 and master.mimetype == "application/vnd.apple.mpegurl"
+    rung = next(
+        line for line in master.get_data(as_text=True).splitlines() if line.endswith(".m3u8")
+    )
+    base = url.rsplit("/", 1)[0]
+    playlist = studio.client.get(f"{base}/{rung}").get_data(as_text=True)
+    segment = next(line for line in playlist.splitlines() if line.endswith(".m4s"))
+    answer = studio.client.get(f"{base}/{rung.rsplit('/', 1)[0]}/{segment}")
+    assert answer.status_code == 302 and answer.headers["Cache-Control"] == "no-store"
+    fetched = requests.get(answer.headers["Location"], timeout=30)  # what hls.js does
+    assert fetched.status_code == 200 and fetched.content
