@@ -37,6 +37,7 @@ from app.courses.rules import (
     LANGUAGE_MAX,
     LEVELS,
     MEDIA_STATES,
+    MEDIA_STEPS,
     PASS_MARK_DEFAULT,
     PROMPT_MAX,
     RATING_MAX,
@@ -97,6 +98,8 @@ class Media(EmbeddedDocument):
     uploaded_at = DateTimeField()
     renditions_bytes = IntField(default=0)  # what processing stored besides the original
     hls_master = StringField()  # a video's HLS master playlist (renditions/<name>/hls/...)
+    step = StringField(choices=MEDIA_STEPS)  # while `processing`: what the worker does
+    percent = IntField(min_value=0, max_value=100)  # ... and how far it is
     page_count = IntField()
     duration_seconds = IntField()
 

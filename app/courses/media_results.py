@@ -15,7 +15,7 @@ from app.events import subscribe
 CONSUMER = "courses-media"
 # A pending file the media side may still report on (a later report about an upload
 # that was replaced or cancelled meanwhile changes nothing).
-IN_HAND = ("uploaded",)
+IN_HAND = ("uploaded", "processing")
 log = logging.getLogger(__name__)
 
 
@@ -30,6 +30,24 @@ def _pending(lesson: Lesson | None, upload_id: str) -> Any:
     if pending and pending.upload_id == upload_id and pending.status in IN_HAND:
         return pending
     return None
+
+
+@subscribe("media.processing", CONSUMER)
+def on_media_processing(event: dict[str, Any]) -> None:
+    """The studio's status line follows the media worker: checking, then preparing, and
+    how far. Events of one course arrive in order, so the last one is the latest."""
+    data = event["data"]
+    pending = _pending(_lesson(data), data["upload_id"])
+    if pending is None:
+        return
+    was = pending.status
+    pending.status, pending.step, pending.percent = "processing", data["step"], data["percent"]
+    set_lesson_fields(
+        data["course_id"],
+        data["lesson_id"],
+        {"pending": pending},
+        where={"upload_id": data["upload_id"], "status": was},
+    )
 
 
 @subscribe("media.ready", CONSUMER)
@@ -49,7 +67,7 @@ def on_media_ready(event: dict[str, Any]) -> None:
         return
     old = lesson.media.key if lesson.media else None
     was = pending.status
-    pending.status = "ready"
+    pending.status, pending.step, pending.percent = "ready", None, None
     pending.renditions_bytes = data["renditions_bytes"]
     pending.hls_master = data.get("hls_master")
     if data.get("duration_seconds"):

@@ -14,6 +14,8 @@ KINDS = ("video", "reading", "file", "quiz")
 # A lesson's file: its bytes arriving, complete and checked, being prepared, then
 # ready for learners (or failed, with the reason).
 MEDIA_STATES = ("none", "uploading", "uploaded", "processing", "ready", "failed")
+# What the media worker is doing with a file in state `processing` (`media.processing`).
+MEDIA_STEPS = ("validating", "processing")
 TRASH_KINDS = ("section", "lesson")
 # When a learner sees a quiz's correct choices and explanations.
 REVEAL_LABELS = {

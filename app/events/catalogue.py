@@ -136,6 +136,14 @@ EVENTS = {
             older=(1,),
         ),
         EventType(
+            "media.processing",
+            1,
+            "lectern.media.files",
+            "media",
+            ("courses-media",),
+            "The media worker checks or prepares a lesson's new file: the studio shows how far.",
+        ),
+        EventType(
             "media.ready",
             1,
             "lectern.media.files",

@@ -19,6 +19,7 @@ import os
 import shutil
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -43,6 +44,16 @@ def outcome(event_type: str, facts: dict[str, Any], **extra: Any) -> None:
     """Record `media.ready` or `media.failed` for the job's upload (caller commits)."""
     data = {name: facts[name] for name in (*IDENTITY, *ABOUT)} | extra
     record_event(event_type, data, key=facts["course_id"], source="media")
+
+
+def report(facts: dict[str, Any], step: str, percent: float) -> None:
+    """Tell the studio how far the job is (`media.processing`), committed at once."""
+    data = {name: facts[name] for name in IDENTITY} | {
+        "step": step,
+        "percent": max(0, min(100, int(percent))),
+    }
+    record_event("media.processing", data, key=facts["course_id"], source="media")
+    db.session.commit()
 
 
 @contextmanager
@@ -136,6 +147,7 @@ def leased(job: jobs.MediaJob) -> Iterator[threading.Event]:
 def run_job(job: jobs.MediaJob, stop: threading.Event | None = None) -> None:
     """Validate one uploaded video, make its HLS, and record what became of it."""
     facts = job.facts
+    report(facts, "validating", 0)
     with leased(job) as lost:
         try:
             with source_file(facts["key"]) as path:
@@ -203,6 +215,13 @@ def make_hls(
     store = storage()
     prefix = hls_prefix(job.facts["key"])
     stored = 0
+    told = {"percent": -100.0, "at": 0.0}
+
+    def tell(percent: float) -> None:  # at most every 10 % or 10 s
+        now = time.monotonic()
+        if percent - told["percent"] >= 10 or now - told["at"] >= 10:
+            report(job.facts, "processing", percent)
+            told.update(percent=percent, at=now)
 
     def publish() -> None:
         nonlocal stored
@@ -224,8 +243,10 @@ def make_hls(
         demuxer = rules.DEMUXERS[info.container]
         audio = info.audio_codec is not None
 
-        def progress(_percent: float) -> None:
+        def progress(percent: float) -> None:
             publish()
+            if percent < 100:
+                tell(percent)
 
         if info.browser_safe:
             ladder.remux(path, out, info.duration, progress, audio=audio, demuxer=demuxer)

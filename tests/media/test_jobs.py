@@ -150,3 +150,35 @@ def test_a_redelivered_upload_event_queues_nothing_more(studio, app):
             deliver(event.envelope())
         assert db.session.query(jobs.MediaJob).filter_by(upload_id=upload_id).count() == 1
     assert MediaUpload.objects.get(id=upload_id).state == "complete"
+
+
+def test_the_studio_follows_the_worker_step_by_step(studio, app, monkeypatch):
+    import app.media.processing as processing
+    from app.events.bus import dispatch_pending
+
+    real = processing.make_hls
+    seen = []
+
+    def status() -> str:
+        return studio.client.get(
+            f"/studio/{studio.course.slug}/lessons/{studio.video.id}/media/status",
+            headers={"HX-Request": "true"},
+        ).get_data(as_text=True)
+
+    def watched(job, path, info, lost, stop=None):
+        dispatch_pending()  # the course side hears `validating`
+        seen.append(status())
+        processing.report(job.facts, "processing", 40)
+        dispatch_pending()
+        seen.append(status())
+        return real(job, path, info, lost, stop)
+
+    monkeypatch.setattr(processing, "make_hls", watched)
+    _queued_job(studio, app, mp4(40_000))
+    assert "waiting for the media worker" in status()
+    Outbox(app).deliver()
+    checking, preparing = seen
+    assert "checking" in checking and 'hx-trigger="every 2s"' in checking
+    assert "40% ready for learners" in preparing and 'value="40"' in preparing
+    final = status()
+    assert "media-ready" in final and "hx-trigger" not in final  # polling stops
