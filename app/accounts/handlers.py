@@ -92,9 +92,12 @@ def on_password_reset_requested(event: dict[str, Any]) -> None:
     )
 
 
-def _notify(event: dict[str, Any], user_id: str, subject: str, template: str, path: str) -> None:
-    """Mail a course event to the user it concerns, if the account still exists."""
-    user = lookup.get_user(user_id)
+def _notify(
+    event: dict[str, Any], user_id: str, subject: str, template: str, path: str, **context: Any
+) -> None:
+    """Mail an event to the user it concerns, if the account still exists (once per
+    event and template), with a link to `path`."""
+    user = lookup.get_user(user_id) if user_id else None
     if user is not None:
         send_mail(
             user.email,
@@ -102,8 +105,8 @@ def _notify(event: dict[str, Any], user_id: str, subject: str, template: str, pa
             template,
             event_id=event["id"],
             user=user,
-            title=event["data"]["title"],
             link=_link(path),
+            **context,
         )
 
 
@@ -117,6 +120,7 @@ def on_enrolled(event: dict[str, Any]) -> None:
         f"You are enrolled: {data['title']}",
         "enrolled",
         f"/courses/{data['slug']}/continue",
+        title=data["title"],
     )
 
 
@@ -130,6 +134,7 @@ def on_course_published(event: dict[str, Any]) -> None:
         f"Your course is published: {data['title']}",
         "course_published",
         f"/courses/{data['slug']}",
+        title=data["title"],
     )
 
 
@@ -137,19 +142,15 @@ def _media_mail(event: dict[str, Any], subject: str, template: str, **extra: Any
     """Tell the instructor what became of a lesson's new file (once per upload: the
     mail is keyed by the event)."""
     data = event["data"]
-    user = lookup.get_user(data["owner_id"]) if data["owner_id"] else None
-    if user is None:
-        return
-    send_mail(
-        user.email,
+    _notify(
+        event,
+        data["owner_id"],  # empty for an event recorded before the upgrade: nobody
         subject,
         template,
-        event_id=event["id"],
-        user=user,
+        f"/studio/{data['course_slug']}/lessons/{data['lesson_id']}",
         what="video" if data["kind"] == "video" else "file",
         lesson_title=data["lesson_title"],
         course_title=data["course_title"],
-        link=_link(f"/studio/{data['course_slug']}/lessons/{data['lesson_id']}"),
         **extra,
     )
 
