@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import g, request
 
-from app.courses import catalog, learning, quizzes, rules
+from app.courses import catalog, learning, lesson_media, quizzes, rules
 from app.courses.documents import ID_PATTERN
 from app.courses.rules import LEVELS
 from app.courses.serializers import (
@@ -155,8 +155,8 @@ def my_enrollments() -> Any:
 )
 def get_lesson(slug: str, lesson_id: str) -> Any:
     view = learning.open_lesson(g.api_user, slug, lesson_id)
-    url = learning.media_url(view.lesson, absolute=True)  # a mobile client uses it as it is
-    hls = learning.hls_url(view.lesson, absolute=True)
+    url = lesson_media.media_url(view.lesson, absolute=True)  # a mobile client uses it as it is
+    hls = lesson_media.hls_url(view.lesson, absolute=True)
     return {"lesson": lesson_detail(view, g.api_user, url, hls)}
 
 

@@ -7,7 +7,7 @@ from typing import Any
 from flask import Blueprint, flash, redirect, request, url_for
 from flask_login import current_user, login_required
 
-from app.courses import catalog, learning, quizzes
+from app.courses import catalog, learning, lesson_media, quizzes
 from app.errors import Conflict, RateLimited, ValidationFailed
 from app.text import render_markdown
 from app.web import fragment_or_redirect, is_partial_request, render
@@ -42,8 +42,8 @@ def _lesson_context(view: learning.LessonView, **extra: Any) -> dict[str, Any]:
         "view": view,
         "course": view.course,
         "lesson": lesson,
-        "media_url": learning.media_url(lesson),
-        "hls_url": learning.hls_url(lesson),
+        "media_url": lesson_media.media_url(lesson),
+        "hls_url": lesson_media.hls_url(lesson),
         "progress": progress,
         "body_html": render_markdown(lesson.body),
         "confirm": ConfirmForm(),
