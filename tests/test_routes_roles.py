@@ -67,7 +67,8 @@ ACCESS = {
     "learn.lesson": "public",  # free previews; the rest is checked per course (test_idor)
     "media.cover": "public",
     "media.lesson_file": "signed_url",
-    "media.hls": "signed_url",  # the token in the path opens one video's files
+    "media.hls": "signed_url",
+    "studio.retry_media": "author",  # the token in the path opens one video's files
     "courses.enroll": "signed_in",
     "courses.review": "signed_in",
     "courses.delete_review": "signed_in",

@@ -85,16 +85,27 @@ def on_media_ready(event: dict[str, Any]) -> None:
 @subscribe("media.failed", CONSUMER)
 def on_media_failed(event: dict[str, Any]) -> None:
     """The lesson shows why its new file cannot be used; learners keep the previous one.
-    The refused file itself is discarded (the pending entry keeps its name, not its
-    key, so nothing refers to it and it no longer counts against the quota), and so it
-    is if another upload replaced this one meanwhile."""
+    A file refused for what it is, is discarded (the pending entry keeps its name, not
+    its key, so nothing refers to it and it no longer counts against the quota), and so
+    is one another upload replaced meanwhile. A failure of ours (`retryable`) keeps the
+    file, so the instructor can try again without uploading it again."""
     from app.media.uploads import discard_keys
 
     data = event["data"]
     pending = _pending(_lesson(data), data["upload_id"])
     if pending is not None:
         was = pending.status
-        pending.status, pending.error, pending.key = "failed", data["reason"], None
+        pending.status, pending.error = "failed", data["reason"]
+        pending.step = pending.percent = None
+        if data["retryable"]:
+            set_lesson_fields(
+                data["course_id"],
+                data["lesson_id"],
+                {"pending": pending},
+                where={"upload_id": data["upload_id"], "status": was},
+            )
+            return
+        pending.key = None
         set_lesson_fields(
             data["course_id"],
             data["lesson_id"],

@@ -47,7 +47,10 @@ def on_media_uploaded(event: dict[str, Any]) -> None:
     if stored != event["data"]["size"]:
         log.warning("uploaded file not as recorded", extra={"key": facts["key"], "size": stored})
         record_event(
-            "media.failed", facts | {"reason": REASON_GONE}, key=facts["course_id"], source="media"
+            "media.failed",
+            facts | {"reason": REASON_GONE, "retryable": False},
+            key=facts["course_id"],
+            source="media",
         )
         return
     if facts["kind"] == "video":  # the media worker's job (app/media/processing.py)

@@ -55,9 +55,14 @@ def worker_name() -> str:
 
 
 def enqueue(facts: dict[str, Any]) -> None:
-    """Queue a job for this upload in the caller's transaction; a second enqueue of the
-    same upload (a redelivered event) adds nothing."""
-    if db.session.get(MediaJob, facts["upload_id"]) is not None:
+    """Queue a job for this upload in the caller's transaction. A job queued or running
+    stays as it is; a finished one is queued again (the instructor's Retry announces the
+    upload anew: the bus never hands the same event to a consumer twice)."""
+    job = db.session.get(MediaJob, facts["upload_id"])
+    if job is not None:
+        if job.state == "done":
+            job.state, job.attempts, job.facts = "queued", 0, facts
+            job.lease_until = job.worker = job.finished_at = None
         return
     db.session.add(
         MediaJob(upload_id=facts["upload_id"], course_id=facts["course_id"], facts=facts)

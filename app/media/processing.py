@@ -158,7 +158,7 @@ def run_job(job: jobs.MediaJob, stop: threading.Event | None = None) -> None:
                 except MediaRefused as exc:
                     if exc.code in TRANSIENT and job.attempts < rules.JOB_MAX_ATTEMPTS:
                         raise  # the loop puts it back in the queue for another try
-                    outcome("media.failed", facts, reason=str(exc))
+                    outcome("media.failed", facts, reason=str(exc), retryable=False)
                     jobs.finish(job, f"refused: {exc.code}")
                     log.info("video refused", extra={"upload": job.upload_id, "code": exc.code})
                     return
@@ -166,7 +166,7 @@ def run_job(job: jobs.MediaJob, stop: threading.Event | None = None) -> None:
         except FileNotFoundError as exc:
             if exc.filename is not None:  # a program, not the upload, is missing
                 raise
-            outcome("media.failed", facts, reason=rules.REASON_GONE)
+            outcome("media.failed", facts, reason=rules.REASON_GONE, retryable=False)
             jobs.finish(job, "source gone")
             return
         if lost.is_set():
@@ -294,7 +294,7 @@ def run_next(stop: threading.Event | None = None) -> bool:
         return False
     try:
         if job.attempts > rules.JOB_MAX_ATTEMPTS:  # its workers kept dying on it
-            outcome("media.failed", job.facts, reason=rules.REASON_OURS)
+            outcome("media.failed", job.facts, reason=rules.REASON_OURS, retryable=True)
             jobs.finish(job, "gave up: its workers stopped mid-job")
             return True
         run_job(job, stop)
@@ -313,7 +313,7 @@ def run_next(stop: threading.Event | None = None) -> bool:
         error = f"{type(exc).__name__}: {exc}"[:2000]
         try:
             if job.attempts >= rules.JOB_MAX_ATTEMPTS:
-                outcome("media.failed", job.facts, reason=rules.REASON_OURS)
+                outcome("media.failed", job.facts, reason=rules.REASON_OURS, retryable=True)
                 jobs.finish(job, error)
             else:
                 jobs.release(job, error)

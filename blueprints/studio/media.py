@@ -102,6 +102,20 @@ def cancel_upload(slug: str, lesson_id: str) -> Any:
     return redirect(url_for("studio.edit_lesson", slug=slug, lesson_id=lesson_id), 303)
 
 
+@bp.route("/<slug>/lessons/<lesson_id>/media/retry", methods=["POST"])
+def retry_media(slug: str, lesson_id: str) -> Any:
+    """Hand a file the media worker failed on, for a reason of its own, to it again."""
+    course = studio.access_editable(current_user, slug)
+    lesson = upload_lesson(course, lesson_id)
+    try:
+        uploads.retry(current_user, course, lesson)
+    except LecternError as exc:
+        flash_error(exc)
+    else:
+        flash("Trying again. The status below follows it.", "success")
+    return redirect(url_for("studio.edit_lesson", slug=slug, lesson_id=lesson_id), 303)
+
+
 @bp.route("/<slug>/lessons/<lesson_id>/media/returned")
 def media_returned(slug: str, lesson_id: str) -> Any:
     """Where the bucket sends the browser back after a plain form's upload (S3 can only

@@ -124,20 +124,36 @@ def test_a_probe_that_times_out_is_tried_again_then_refused(studio, app, monkeyp
         assert job.state == "done" and job.attempts == rules.JOB_MAX_ATTEMPTS
 
 
-def test_a_failure_of_ours_is_retried_then_reported_as_ours(studio, app, monkeypatch):
+def test_a_failure_of_ours_is_retried_then_reported_and_the_instructor_tries_again(
+    studio, app, monkeypatch
+):
     import app.media.processing as processing
 
     def broken(path):
         raise RuntimeError("disk full")
 
+    real = processing.probe_video
     monkeypatch.setattr(processing, "probe_video", broken)
     upload_id = _queued_job(studio, app, mp4(40_000))
     Outbox(app).deliver()
     pending = studio.lesson(studio.video).pending
     assert pending.status == "failed" and pending.error == rules.REASON_OURS
+    assert pending.key  # kept: the file was not at fault
     with app.app_context():
         job = db.session.get(jobs.MediaJob, upload_id)
         assert job.attempts == rules.JOB_MAX_ATTEMPTS and "disk full" in job.last_error
+    page = studio.client.get(f"/studio/{studio.course.slug}/lessons/{studio.video.id}")
+    assert "Try again" in page.get_data(as_text=True)
+
+    monkeypatch.setattr(processing, "probe_video", real)  # the disk has room again
+    retry = f"/studio/{studio.course.slug}/lessons/{studio.video.id}/media/retry"
+    studio.client.submit(retry, {})
+    assert studio.lesson(studio.video).pending.status == "uploaded"
+    Outbox(app).deliver()
+    lesson = studio.lesson(studio.video)
+    assert lesson.media.status == "ready" and lesson.media.upload_id == upload_id
+    again = studio.client.submit(retry, {}, follow_redirects=True)  # nothing left to retry
+    assert "nothing to try again" in again.get_data(as_text=True)
 
 
 def test_a_redelivered_upload_event_queues_nothing_more(studio, app):

@@ -38,6 +38,7 @@ from app.media.uploads.bucket import (
     sign_parts,
     uploaded_parts,
 )
+from app.media.uploads.checks import retry
 from app.media.uploads.cleanup import cancel, cancel_course_uploads, discard_keys, sweep_abandoned
 from app.media.uploads.core import (
     get,
@@ -70,6 +71,7 @@ __all__ = [
     "receive_file",
     "receive_stream",
     "received_bytes",
+    "retry",
     "sign_parts",
     "staging_path",
     "start",

@@ -4,15 +4,19 @@ its lesson (`uploaded`, with a `media.uploaded` event) or refused with the reaso
 from __future__ import annotations
 
 import logging
+from typing import Any
 
-from app.courses.documents import Course, Media
+from app.courses.documents import Course, Lesson, Media
 from app.courses.outbox import record_course_event
 from app.courses.outline import set_lesson_fields
+from app.courses.policies import EDIT_ONLY
+from app.errors import Conflict
 from app.media import rules
 from app.media.documents import MediaUpload
 from app.media.files import IMAGE_MAX_BYTES, Sniffed, sniff
 from app.media.storage import storage
 from app.media.uploads.cleanup import discard_keys
+from app.policies import require
 from app.text import format_bytes
 from app.timeutil import utcnow
 
@@ -84,31 +88,9 @@ def complete(upload: MediaUpload, size: int) -> None:
         discard_keys(upload.course_id, [upload.key], "upload_aborted")
         log.info("upload finished for a lesson that is gone", extra={"upload": upload.id})
         return
-    course = Course.objects(id=upload.course_id).only("title", "slug", "instructor", "sections")
-    found = course.first()
-    lesson = found.find_lesson(upload.lesson_id) if found is not None else None
-    if found is None or lesson is None:  # went in the instant since it was attached
+    if not announce(upload, size, media.content_type):  # went in the instant since
         discard_keys(upload.course_id, [upload.key], "upload_aborted")
         return
-    record_course_event(
-        "media.uploaded",
-        {
-            "upload_id": upload.id,
-            "course_id": upload.course_id,
-            "lesson_id": upload.lesson_id,
-            "key": upload.key,
-            "size": size,
-            "content_type": media.content_type,
-            # what the media side needs without reading course documents
-            "kind": lesson[1].kind,
-            "filename": upload.filename,
-            "owner_id": str(found.instructor.id),
-            "course_slug": found.slug,
-            "course_title": found.title,
-            "lesson_title": lesson[1].title,
-        },
-        key=upload.course_id,
-    )
     log.info("upload complete", extra={"upload": upload.id, "size": size})
 
 
@@ -123,3 +105,54 @@ def fail(upload: MediaUpload, reason: str) -> None:
         upload.course_id, upload.lesson_id, {"pending": failed}, where={"upload_id": upload.id}
     )
     log.info("upload rejected", extra={"upload": upload.id, "reason": reason})
+
+
+def announce(upload: MediaUpload, size: int, content_type: str) -> bool:
+    """Record `media.uploaded` for a complete upload, with what the media side needs
+    without reading course documents. False if its lesson is gone."""
+    found = Course.objects(id=upload.course_id).only("title", "slug", "instructor", "sections")
+    course = found.first()
+    lesson = course.find_lesson(upload.lesson_id) if course is not None else None
+    if course is None or lesson is None:
+        return False
+    record_course_event(
+        "media.uploaded",
+        {
+            "upload_id": upload.id,
+            "course_id": upload.course_id,
+            "lesson_id": upload.lesson_id,
+            "key": upload.key,
+            "size": size,
+            "content_type": content_type,
+            "kind": lesson[1].kind,
+            "filename": upload.filename,
+            "owner_id": str(course.instructor.id),
+            "course_slug": course.slug,
+            "course_title": course.title,
+            "lesson_title": lesson[1].title,
+        },
+        key=upload.course_id,
+    )
+    return True
+
+
+def retry(actor: Any, course: Course, lesson: Lesson) -> None:
+    """Hand a file the media side failed on (for a reason of its own, so it kept the
+    file) to it once more: the lesson's pending file is `uploaded` again."""
+    require(actor, "course.edit", course, EDIT_ONLY)
+    pending = lesson.pending
+    if not (pending and pending.status == "failed" and pending.key and pending.upload_id):
+        raise Conflict("There is nothing to try again: upload the file again.")
+    upload = MediaUpload.objects(id=pending.upload_id, state="complete").first()
+    if upload is None:
+        raise Conflict("That upload is gone: upload the file again.")
+    pending.status, pending.error = "uploaded", ""
+    moved = set_lesson_fields(
+        course.id,
+        lesson.id,
+        {"pending": pending},
+        where={"upload_id": upload.id, "status": "failed"},
+    )
+    if not moved or not announce(upload, pending.size, pending.content_type):
+        raise Conflict("The lesson changed meanwhile; reload the page.")
+    log.info("processing tried again", extra={"upload": upload.id})
