@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import struct
 import sys
 import tempfile
 import time
@@ -34,23 +33,13 @@ CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 
 
 def video_file(directory: Path, size: int) -> Path:
-    """A real MP4 (the demo clip) followed by a `free` box of random bytes up to `size`."""
+    """A real MP4 padded to `size` (made once under `directory` and reused)."""
+    from tests.support.videos import padded_mp4
+
     path = directory / f"studio-upload-{size}.mp4"
     if path.exists() and path.stat().st_size == size:
         return path
-    from app.demo_media import demo_video
-
-    head = demo_video(seconds=1)
-    pad = size - len(head) - 8
-    with path.open("wb") as out:
-        out.write(head)
-        out.write(struct.pack(">I", pad + 8) + b"free")
-        block = os.urandom(8 * MiB)
-        while pad:
-            piece = block[: min(pad, len(block))]
-            out.write(piece)
-            pad -= len(piece)
-    return path
+    return padded_mp4(path, size)
 
 
 def main() -> int:

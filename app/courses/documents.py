@@ -249,6 +249,12 @@ class Course(Document):
     def lessons(self) -> list[tuple[Section, Lesson]]:
         return [(s, lesson) for s in self.sections for lesson in s.lessons]
 
+    def all_lessons(self) -> list[Lesson]:
+        """Every lesson the course holds: its outline's and its trash's (their files
+        count, and are kept, until the trash is purged)."""
+        lessons = [lesson for _, lesson in self.lessons()]
+        return lessons + [lesson for item in self.trash for lesson in item.lessons()]
+
     def find_lesson(self, lesson_id: str) -> tuple[Section, Lesson] | None:
         for section, lesson in self.lessons():
             if lesson.id == lesson_id:

@@ -97,15 +97,8 @@ def on_media_failed(event: dict[str, Any]) -> None:
         was = pending.status
         pending.status, pending.error = "failed", data["reason"]
         pending.step = pending.percent = None
-        if data["retryable"]:
-            set_lesson_fields(
-                data["course_id"],
-                data["lesson_id"],
-                {"pending": pending},
-                where={"upload_id": data["upload_id"], "status": was},
-            )
-            return
-        pending.key = None
+        if not data["retryable"]:
+            pending.key = None  # refused for what it is: deleted below
         set_lesson_fields(
             data["course_id"],
             data["lesson_id"],
@@ -113,4 +106,6 @@ def on_media_failed(event: dict[str, Any]) -> None:
             where={"upload_id": data["upload_id"], "status": was},
         )
         log.info("lesson file refused", extra={"upload": data["upload_id"]})
+    if data["retryable"]:
+        return  # kept, for the instructor's Try again
     discard_keys(data["course_id"], [data["key"]], "rejected")

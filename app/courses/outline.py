@@ -57,16 +57,11 @@ def _stored(course_id: Any) -> Course | None:
     return Course.objects(id=course_id).only("sections", "trash", "version").first()
 
 
-def _all_lessons(course: Course) -> list[Lesson]:
-    lessons = [lesson for _, lesson in course.lessons()]
-    return lessons + [lesson for item in course.trash for lesson in item.lessons()]
-
-
 def _keep_files(course: Course, stored: Course) -> None:
     """Give each lesson of `course` (outline and trash) the files the stored course has
     for it, so that only the media side ever changes them."""
-    files = {lesson.id: (lesson.media, lesson.pending) for lesson in _all_lessons(stored)}
-    for lesson in _all_lessons(course):
+    files = {lesson.id: (lesson.media, lesson.pending) for lesson in stored.all_lessons()}
+    for lesson in course.all_lessons():
         if lesson.id in files:
             media, pending = files[lesson.id]
             if lesson.media != media:

@@ -105,8 +105,7 @@ def delete_course(actor: Any, course: Course) -> int:
     require(actor, "course.delete", course, DELETE_RULE)
     uploads.cancel_course_uploads(course)
     course.reload()
-    lessons = [lesson for _, lesson in course.lessons()]
-    lessons += [lesson for item in course.trash for lesson in item.lessons()]
+    lessons = course.all_lessons()
     keys = [m.key for m in media_of(lessons)] + ([course.cover_key] if course.cover_key else [])
     course_id = str(course.id)
     Enrollment.objects(course_id=course_id).delete()

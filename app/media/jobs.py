@@ -39,7 +39,7 @@ class MediaJob(db.Model):  # type: ignore[name-defined,misc]
     course_id: Mapped[str] = mapped_column(String(40))
     # the `media.uploaded` facts (app/media/handlers.py `upload_facts`), size included
     facts: Mapped[dict[str, Any]] = mapped_column(JSON)
-    state: Mapped[str] = mapped_column(String(12), default="queued")  # rules.JOB_STATES
+    state: Mapped[str] = mapped_column(String(12), default="queued")  # queued, running, done
     attempts: Mapped[int] = mapped_column(default=0)
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     worker: Mapped[str | None] = mapped_column(String(80), nullable=True)
@@ -143,16 +143,6 @@ def finish(job: MediaJob, error: str | None = None) -> None:
 def release(job: MediaJob, error: str) -> None:
     """Put the job back in the queue after a failure of ours, for another try."""
     _end(job, state="queued", lease_until=None, worker=None, last_error=error)
-
-
-def backlog() -> dict[str, int]:
-    """How many jobs wait and run (for the admin page and readiness)."""
-    rows = db.session.execute(
-        select(MediaJob.state, db.func.count()).group_by(MediaJob.state)
-    ).all()
-    counts = {state: 0 for state in rules.JOB_STATES}
-    counts.update({state: int(n) for state, n in rows})
-    return counts
 
 
 def prune(now: datetime | None = None) -> int:

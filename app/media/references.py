@@ -45,8 +45,7 @@ def referenced_keys() -> Iterator[str]:
     for course in Course.objects.only("cover_key", "sections", "trash"):
         if course.cover_key:
             yield course.cover_key
-        lessons = [lesson for _, lesson in course.lessons()]
-        lessons += [lesson for item in course.trash for lesson in item.lessons()]
+        lessons = course.all_lessons()
         for media in media_of(lessons):
             yield media.key
     for upload in MediaUpload.objects(state="uploading").only("key"):

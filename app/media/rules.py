@@ -220,7 +220,6 @@ REMUX_TIME_FACTOR = 0.25
 
 # One job per uploaded video (app/media/jobs.py): queued, running (leased to one
 # worker), done (its outcome went out as an event).
-JOB_STATES = ("queued", "running", "done")
 JOB_LEASE_SECONDS = 120  # renewed every 30 s while a job runs; a dead worker's is free after
 JOB_MAX_ATTEMPTS = 3  # tries of a job that fails for a reason of ours, not the file's
 WORKER_NICENESS = 10  # the embedded media process yields the cores to the web process

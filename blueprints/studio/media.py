@@ -10,7 +10,6 @@ from typing import Any
 
 from flask import flash, redirect, request, url_for
 from flask_login import current_user
-from htmx_flask import request as hx_request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from app.courses import studio
@@ -24,7 +23,7 @@ from app.media.rules import UPLOAD_KINDS, VIDEO_TYPES
 from app.media.storage import storage
 from app.security import stage_uploads
 from app.text import format_bytes
-from app.web import flash_error, render
+from app.web import flash_error, is_partial_request, render
 from blueprints.studio import bp
 
 FORM_OVERHEAD = 64 * 1024  # a form's other fields and part headers, around its file
@@ -42,13 +41,10 @@ def media_panel(course: Course, lesson: Any, with_form: bool = True) -> dict[str
     """What the lesson page's file panel shows, and what its upload form and script need:
     the file learners get, the one on its way (polled while it moves), the limits, and
     how the bytes travel (tus to the app, or parts and a plain form to the bucket)."""
-    upload = uploads.lesson_upload(course, lesson)
     owner = course.instructor.id
     used, quota = uploads.usage(owner), uploads.quota_for(owner)
     engine = storage().engine
-    panel: dict[str, Any] = {
-        "upload": upload,
-        "received": uploads.received_bytes(upload) if upload else 0,
+    panel: dict[str, Any] = status_panel(course, lesson) | {
         "limit": uploads.max_bytes(lesson.kind),
         "used": used,
         "quota": quota,
@@ -73,19 +69,26 @@ def media_panel(course: Course, lesson: Any, with_form: bool = True) -> dict[str
     return panel
 
 
+def status_panel(course: Course, lesson: Any) -> dict[str, Any]:
+    """What the status region needs: the upload on its way and the bytes it has (the
+    polled fragment asks for nothing more: no quota scan, no presigned form)."""
+    upload = uploads.lesson_upload(course, lesson)
+    return {"upload": upload, "received": uploads.received_bytes(upload) if upload else 0}
+
+
 @bp.route("/<slug>/lessons/<lesson_id>/media/status")
 def media_status(slug: str, lesson_id: str) -> Any:
     """The file panel's status, polled by htmx while an upload or its processing moves
     (the answer stops the polling once nothing does)."""
     course = studio.access_editable(current_user, slug)
     lesson = upload_lesson(course, lesson_id)
-    if not hx_request.htmx:
+    if not is_partial_request():
         return redirect(url_for("studio.edit_lesson", slug=slug, lesson_id=lesson_id))
     return render(
         "studio/_media_status.html",
         course=course,
         lesson=lesson,
-        media=media_panel(course, lesson),
+        media=status_panel(course, lesson),
     )
 
 

@@ -90,17 +90,13 @@ def _number(name: str) -> int:
     return int(raw)
 
 
-def largest_upload() -> int:
-    return max(uploads.max_bytes(kind) for kind in ("video", "file"))
-
-
 @bp.route("/tus", methods=["OPTIONS"], endpoint="tus_options")
 def tus_options() -> Response:
     """What this server speaks (no version check: clients ask before they know)."""
     response = _tus(Response(status=204))
     response.headers["Tus-Version"] = VERSION
     response.headers["Tus-Extension"] = EXTENSIONS
-    response.headers["Tus-Max-Size"] = str(largest_upload())
+    response.headers["Tus-Max-Size"] = str(uploads.largest_upload())
     return response
 
 

@@ -19,7 +19,6 @@ from typing import Any
 from flask import Response, jsonify, request
 from flask_login import current_user
 
-from app.courses.documents import Course
 from app.courses.studio import access_editable
 from app.errors import Malformed
 from app.media import uploads
@@ -37,17 +36,13 @@ def _body() -> dict[str, Any]:
 def status_json(upload: MediaUpload) -> dict[str, Any]:
     """An upload's state as the upload script shows it: the upload's own, and its
     lesson's file's (`uploaded` once checked)."""
-    course = Course.objects(id=upload.course_id).only("sections").first()
-    found = course.find_lesson(upload.lesson_id) if course is not None else None
-    pending = found[1].pending if found else None
-    mine = pending if pending is not None and pending.upload_id == upload.id else None
     return {
         "id": upload.id,
         "state": upload.state,
         "received": uploads.received_bytes(upload),
         "size": upload.size,
         "error": upload.error or None,
-        "media_status": mine.status if mine else None,
+        "media_status": uploads.lesson_file_status(upload),
     }
 
 

@@ -71,16 +71,6 @@ function paused() {
   return new DOMException("paused", "AbortError");
 }
 
-function sleep(ms, signal) {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(resolve, ms);
-    signal.addEventListener("abort", () => {
-      clearTimeout(timer);
-      reject(paused());
-    });
-  });
-}
-
 async function api(form, method, path, body, signal) {
   const response = await fetch(path, {
     method,
@@ -412,7 +402,6 @@ class UploadForm {
 
   viaTus(file, resumeId) {
     const data = this.form.dataset;
-    let attempt = 0;
     const upload = new Upload(file, {
       endpoint: data.endpoint,
       uploadUrl: resumeId ? `${data.endpoint}/${resumeId}` : null,
@@ -433,7 +422,6 @@ class UploadForm {
         // Once the upload exists, a 404 means it is gone (cancelled, replaced, expired):
         // say so, rather than let tus-js-client start the whole file again unasked.
         upload.options.endpoint = null;
-        attempt = 0;
         this.report(sent, total);
       },
       onSuccess: () => this.finished(),
@@ -441,8 +429,8 @@ class UploadForm {
         const response = error.originalResponse;
         const status = response ? response.getStatus() : 0;
         if (error.originalRequest && retryable(status)) {
-          attempt += 1; // tus-js-client went through its delays: go on while the page is open
-          this.later(RETRY_DELAYS.length - 1 + attempt, () => upload.start());
+          // tus-js-client went through its delays: go on, every 30 s, while the page is open
+          this.later(RETRY_DELAYS.length - 1, () => upload.start());
           return;
         }
         this.fail(messageOf(response ? response.getBody() : "", error.message || `The upload failed (${status}).`));
@@ -478,13 +466,14 @@ class UploadForm {
         let status = error.status;
         if (status === 409 && job.id) {
           // The upload is not taking parts: find out why rather than retry blindly.
-          const state = await this.uploadState(job.id, signal);
-          if (state === "complete") return this.finished();
-          if (state === "failed" || state === "aborted") return this.fail(this.lastError || error.message);
-          status = state === null ? status : 503; // finishing, or taking parts again: retry
+          const found = await this.uploadState(job.id, signal);
+          if (found.state === "complete") return this.finished();
+          if (found.state === "failed" || found.state === "aborted") return this.fail(found.error || error.message);
+          status = found.state === null ? status : 503; // finishing, or taking parts again: retry
         }
         if (!retryable(status)) return this.fail(error.message);
-        this.later(job.sent() > before ? 0 : attempt + 1, () => run(job.sent() > before ? 0 : attempt + 1));
+        const next = job.sent() > before ? 0 : attempt + 1; // progress made: short waits again
+        this.later(next, () => run(next));
       }
       return undefined;
     };
@@ -498,15 +487,18 @@ class UploadForm {
     };
   }
 
-  // The upload's state on the server (null if it cannot be had), and its error.
+  // The upload's state on the server ({state: null} if it cannot be had), and why it
+  // ended if it did.
   async uploadState(id, signal) {
     try {
       const status = await api(this.form, "GET", `${this.form.dataset.uploads}${id}`, undefined, signal);
-      this.lastError = status.error || (status.state === "aborted" ? "This upload was cancelled or replaced by another; choose the file again to start over." : "");
-      if (status.state === "aborted") this.forget();
-      return status.state;
+      if (status.state === "aborted") {
+        this.forget();
+        return { state: status.state, error: status.error || "This upload was cancelled or replaced by another; choose the file again to start over." };
+      }
+      return { state: status.state, error: status.error || "" };
     } catch (_) {
-      return null;
+      return { state: null, error: "" };
     }
   }
 

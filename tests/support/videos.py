@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import struct
 from pathlib import Path
+from typing import Any
 
 
 def make_video(
@@ -50,28 +51,28 @@ def make_video(
             out.mux(video.encode(frame))
         out.mux(video.encode(None))
         if sound is not None:
-            for k in range(int(frames / rate * 48000 / 1024)):
-                chunk = av.AudioFrame(format="fltp", layout="stereo", samples=1024)
-                for plane in chunk.planes:
-                    plane.update(bytes(plane.buffer_size))
-                chunk.sample_rate, chunk.pts = 48000, k * 1024
-                out.mux(sound.encode(chunk))
-            out.mux(sound.encode(None))
+            _silence(out, sound, int(frames / rate * 48000 / 1024))
     return path
+
+
+def _silence(out: Any, sound: Any, chunks: int) -> None:
+    """`chunks` frames of 1024 silent stereo samples at 48 kHz, muxed into `out`."""
+    import av
+
+    for k in range(chunks):
+        chunk = av.AudioFrame(format="fltp", layout="stereo", samples=1024)
+        for plane in chunk.planes:
+            plane.update(bytes(plane.buffer_size))
+        chunk.sample_rate, chunk.pts = 48000, k * 1024
+        out.mux(sound.encode(chunk))
+    out.mux(sound.encode(None))
 
 
 def make_sound_only(path: Path) -> Path:
     import av
 
     with av.open(str(path), "w", format="mp4") as out:
-        sound = out.add_stream("aac", rate=48000)
-        for k in range(20):
-            chunk = av.AudioFrame(format="fltp", layout="stereo", samples=1024)
-            for plane in chunk.planes:
-                plane.update(bytes(plane.buffer_size))
-            chunk.sample_rate, chunk.pts = 48000, k * 1024
-            out.mux(sound.encode(chunk))
-        out.mux(sound.encode(None))
+        _silence(out, out.add_stream("aac", rate=48000), 20)
     return path
 
 
@@ -87,4 +88,25 @@ def restate_webm_length(source: Path, path: Path, seconds: float) -> Path:
     at = data.index(b"\x44\x89\x88") + 3  # the Duration element: an 8-byte float, in ms
     data[at : at + 8] = struct.pack(">d", seconds * 1000)
     path.write_bytes(data)
+    return path
+
+
+def padded_mp4(path: Path, size: int) -> Path:
+    """A real MP4 (the demo clip) followed by a `free` box of random bytes up to `size`:
+    any size of upload that the content checks read as the video it is."""
+    import os
+    import struct
+
+    from app.demo_media import demo_video
+
+    head = demo_video(seconds=1)
+    pad = size - len(head) - 8
+    with path.open("wb") as out:
+        out.write(head)
+        out.write(struct.pack(">I", pad + 8) + b"free")
+        block = os.urandom(8 * 1024 * 1024)
+        while pad:
+            piece = block[: min(pad, len(block))]
+            out.write(piece)
+            pad -= len(piece)
     return path

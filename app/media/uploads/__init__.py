@@ -42,12 +42,13 @@ from app.media.uploads.checks import retry
 from app.media.uploads.cleanup import cancel, cancel_course_uploads, discard_keys, sweep_abandoned
 from app.media.uploads.core import (
     get,
+    lesson_file_status,
     lesson_upload,
     new_staging_file,
     received_bytes,
     staging_path,
 )
-from app.media.uploads.limits import form_limit, max_bytes, quota_for, usage
+from app.media.uploads.limits import form_limit, largest_upload, max_bytes, quota_for, usage
 from app.media.uploads.local import append, finish_if_whole, receive_file, receive_stream
 from app.media.uploads.starting import start
 
@@ -63,7 +64,9 @@ __all__ = [
     "form_limit",
     "form_returned",
     "get",
+    "lesson_file_status",
     "lesson_upload",
+    "largest_upload",
     "max_bytes",
     "new_staging_file",
     "part_count",

@@ -153,3 +153,12 @@ def refresh_received(upload: MediaUpload) -> None:
         log.warning("listing an upload's parts failed", exc_info=True)
         return
     upload.received = sum(p.size for p in parts)
+
+
+def lesson_file_status(upload: MediaUpload) -> str | None:
+    """The status of the lesson's pending file this upload brings (`uploading`,
+    `uploaded`, ...), or None once it is not this upload's any more."""
+    course = Course.objects(id=upload.course_id).only("sections").first()
+    found = course.find_lesson(upload.lesson_id) if course is not None else None
+    pending = found[1].pending if found else None
+    return pending.status if pending is not None and pending.upload_id == upload.id else None

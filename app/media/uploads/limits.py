@@ -14,6 +14,7 @@ from mongoengine.errors import NotUniqueError
 
 from app.courses.documents import Course, Lesson
 from app.errors import ValidationFailed
+from app.media import rules
 from app.media.documents import MediaUpload, QuotaLock
 from app.media.uploads.core import Busy
 from app.text import format_bytes
@@ -23,6 +24,11 @@ from app.timeutil import utcnow
 def max_bytes(kind: str) -> int:
     """The largest file a lesson of this kind takes (a setting per kind)."""
     return int(current_app.config[f"UPLOAD_MAX_BYTES_{kind.upper()}"])
+
+
+def largest_upload() -> int:
+    """The largest file any lesson kind takes (what tus announces as Tus-Max-Size)."""
+    return max(max_bytes(kind) for kind in rules.UPLOAD_KINDS)
 
 
 def quota_for(owner_id: str) -> int:
@@ -42,8 +48,7 @@ def usage(owner_id: str) -> int:
 
     total = 0
     for course in Course.objects(instructor__id=owner_id).only("sections", "trash"):
-        lessons = [lesson for _, lesson in course.lessons()]
-        lessons += [lesson for item in course.trash for lesson in item.lessons()]
+        lessons = course.all_lessons()
         total += sum(m.stored_bytes for m in media_of(lessons))
     arriving = MediaUpload.objects(owner_id=owner_id, state="uploading").only("size")
     return total + sum(u.size for u in arriving)
